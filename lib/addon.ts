@@ -1,0 +1,27 @@
+/**
+ * Loads the native addon on first use, so that importing the package, validating options
+ * and the pure unit tests never need the compiled addon.
+ * @internal
+ */
+import { native, type NativeAddon } from './native.js';
+import { LlamaError } from './errors.js';
+import { attachLogger } from './logger.js';
+
+let loaded: NativeAddon | undefined;
+
+/** The addon, loaded (and connected to the logger) on the first call. */
+export function loadAddon(): NativeAddon {
+  if (loaded === undefined) {
+    let addon: NativeAddon;
+    try {
+      addon = native();
+    } catch (error) {
+      throw new LlamaError('ERR_NATIVE', `Cannot load the llama-napi native addon: ${String((error as Error)?.message ?? error)}`, {
+        cause: error,
+      });
+    }
+    attachLogger(addon);
+    loaded = addon;
+  }
+  return loaded;
+}

@@ -1,0 +1,232 @@
+/**
+ * A llama.cpp context: the KV cache and the inference thread that generations run on.
+ */
+import { LlamaError, callNative, captureCallerStack, disposedError, fromNativeError, withCallerStack } from './errors.js';
+import { Generation, type GenerationHost } from './generation.js';
+import { INTERNAL, JobQueue, assertInternal, noop } from './lifetime.js';
+import type { NativeContext } from './native.js';
+import { resolveGenerateOptions, type GenerateOptions, type ResolvedContextOptions } from './options.js';
+import { buildSamplerChain } from './sampling.js';
+import { tokenIds, typeError } from './validate.js';
+
+/**
+ * What a context needs from the model that created it.
+ * @internal
+ */
+export interface ContextOwner {
+  /** Vocabulary size, to validate token ids before they reach llama.cpp. */
+  readonly vocabularySize: number;
+  /** Tokenizes prompt text: the model's own BOS rules, special-token text stays text. */
+  tokenizePrompt(text: string): Int32Array;
+}
+
+/** Set once by the class's static block: the only way to run a context's private init. */
+let initContext: (context: Context) => Promise<void>;
+
+/**
+ * A context of a loaded {@link Model}: holds the conversation state (KV cache) and runs one
+ * job at a time. Created with {@link Model.createContext}; disposed with {@link Context.dispose},
+ * `await using`, or when its model is disposed.
+ *
+ * Jobs (`generate`, `evaluate`) on a busy context wait their turn in a FIFO queue. Every job
+ * starts from an empty sequence: nothing is carried over between generations.
+ */
+export class Context implements AsyncDisposable {
+  readonly #owner: ContextOwner;
+  readonly #native: NativeContext;
+  readonly #params: ResolvedContextOptions;
+  readonly #onDisposed: () => void;
+  readonly #queue = new JobQueue();
+  readonly #host: GenerationHost;
+  #size = 0;
+  #disposed = false;
+  #disposing: Promise<void> | undefined;
+  /** Settles (never rejects) when native init has finished, successfully or not. */
+  #initSettled: Promise<void> = Promise.resolve();
+
+  static {
+    initContext = (context) => context.#init();
+  }
+
+  /** @internal Use {@link Model.createContext}. */
+  constructor(
+    token: typeof INTERNAL,
+    owner: ContextOwner,
+    nativeContext: NativeContext,
+    params: ResolvedContextOptions,
+    onDisposed: () => void,
+  ) {
+    assertInternal(token, 'Context');
+    this.#owner = owner;
+    this.#native = nativeContext;
+    this.#params = params;
+    this.#onDisposed = onDisposed;
+    const self = this;
+    this.#host = {
+      enqueue: (job) => this.#queue.run(job),
+      assertUsable: () => this.#assertUsable(),
+      get disposed() {
+        return self.#disposed;
+      },
+      get size() {
+        return self.#size;
+      },
+      generate: (prompt, sampler, maxTokens, onTokens) => this.#native.generate(prompt, sampler, { maxTokens }, onTokens),
+      abort: () => this.#native.abort(),
+    };
+  }
+
+  /** Tokens this context holds (llama.cpp may allocate a little more than requested). */
+  get size(): number {
+    this.#assertUsable();
+    return this.#size;
+  }
+
+  /** Whether {@link Context.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Generates text after `prompt`. Returns at once; the job is queued and starts as soon as
+   * the context is free, whether or not the result is iterated.
+   *
+   * @param prompt - text (tokenized with the model's BOS rules; special-token text such as
+   *   `</s>` stays plain text), or token ids used exactly as given
+   * @param options - sampling and stopping options, see {@link GenerateOptions}
+   * @returns the running {@link Generation}: iterate it for chunks, await `.result` for totals
+   * @throws TypeError / RangeError - synchronously, for invalid options or an empty prompt
+   * @throws LlamaError `ERR_DISPOSED` - synchronously, when the context is disposed
+   *
+   * Errors that depend on running (`ERR_CONTEXT_FULL` when the prompt does not leave room for
+   * one generated token, `ERR_DISPOSED` when disposed while queued or running, `ERR_DECODE`)
+   * reject `result` and are thrown by the iteration.
+   */
+  generate(prompt: string | readonly number[], options?: GenerateOptions): Generation {
+    const callerStack = captureCallerStack(this.generate);
+    this.#assertUsable();
+    const resolved = resolveGenerateOptions(options);
+    const tokens = this.#promptTokens(prompt);
+    return new Generation(this.#host, {
+      prompt: tokens,
+      sampler: buildSamplerChain(resolved, this.#size),
+      maxTokens: resolved.maxTokens,
+      stop: resolved.stop,
+      signal: resolved.signal,
+      callerStack,
+    });
+  }
+
+  /**
+   * Evaluates `tokens` from an empty sequence and returns the logits of the last one
+   * (one score per vocabulary entry). Meant for tests and tools, e.g. to check sampling.
+   *
+   * @param tokens - 1 to {@link Context.size} token ids
+   * @returns a new `Float32Array` of length `vocabularySize`
+   */
+  async evaluate(tokens: readonly number[]): Promise<Float32Array> {
+    const callerStack = captureCallerStack(this.evaluate);
+    this.#assertUsable();
+    const ids = tokenIds('tokens', tokens, this.#owner.vocabularySize);
+    if (ids.length === 0) throw new RangeError('Invalid argument "tokens": expected at least 1 token id, got 0');
+    if (ids.length > this.#size) {
+      throw new LlamaError('ERR_CONTEXT_FULL', `Cannot evaluate ${ids.length} tokens in a context of ${this.#size}`);
+    }
+    return this.#queue.run(async () => {
+      this.#assertUsable();
+      try {
+        return await this.#native.evaluate(ids);
+      } catch (error) {
+        const failure = this.#disposed
+          ? new LlamaError('ERR_DISPOSED', 'The context was disposed during evaluation', { cause: error })
+          : fromNativeError(error, 'ERR_DECODE');
+        throw withCallerStack(failure, callerStack);
+      }
+    });
+  }
+
+  /**
+   * Aborts the job in flight, fails queued jobs with `ERR_DISPOSED`, and frees the context
+   * once native work has stopped. Idempotent: every call returns the same promise.
+   */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose();
+    return this.#disposing;
+  }
+
+  /** Same as {@link Context.dispose}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  async #dispose(): Promise<void> {
+    this.#disposed = true; // before any await: queued jobs see it when they start
+    try {
+      this.#native.abort();
+    } catch {
+      // Nothing in flight, or not initialised yet: nothing to abort.
+    }
+    try {
+      await this.#initSettled;
+      await callNative(() => this.#native.dispose());
+    } finally {
+      this.#onDisposed();
+    }
+  }
+
+  async #init(): Promise<void> {
+    const init = this.#native.init({ ...this.#params });
+    this.#initSettled = init.then(noop, noop);
+    try {
+      await init;
+    } catch (error) {
+      throw new LlamaError('ERR_CONTEXT_CREATE', `Cannot create the context: ${messageOf(error)}`, { cause: error });
+    }
+    if (this.#disposed) throw disposedError('The model');
+    this.#size = this.#native.size();
+  }
+
+  #assertUsable(): void {
+    if (this.#disposed) throw disposedError('The context');
+  }
+
+  #promptTokens(prompt: unknown): Int32Array {
+    let tokens: Int32Array;
+    if (typeof prompt === 'string') tokens = this.#owner.tokenizePrompt(prompt);
+    else if (Array.isArray(prompt)) tokens = tokenIds('prompt', prompt, this.#owner.vocabularySize);
+    else throw typeError('prompt', 'a string or an array of token ids', prompt, 'argument');
+    if (tokens.length === 0) {
+      throw new RangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
+    }
+    return tokens;
+  }
+}
+
+/**
+ * Creates and initialises a context; on failure frees what was allocated.
+ *
+ * @param register - called with the new context before init (so disposing the model during
+ *   init disposes it too); returns the function that unregisters it
+ * @internal
+ */
+export async function openContext(
+  owner: ContextOwner,
+  nativeContext: NativeContext,
+  params: ResolvedContextOptions,
+  register: (context: Context) => () => void,
+): Promise<Context> {
+  let unregister: () => void = noop;
+  const context = new Context(INTERNAL, owner, nativeContext, params, () => unregister());
+  unregister = register(context);
+  try {
+    await initContext(context);
+    return context;
+  } catch (error) {
+    await context.dispose().catch(noop);
+    throw error;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

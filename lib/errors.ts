@@ -1,0 +1,163 @@
+/**
+ * The one error class of llama-napi, with stable codes.
+ *
+ * Argument errors stay plain `TypeError` / `RangeError` (see validate.ts): they are
+ * programming mistakes, while a {@link LlamaError} describes something that went wrong
+ * with a model, a file or a running job and that a service may want to branch on.
+ */
+
+/** Stable machine-readable error codes. Part of the public API: never rename one. */
+export type ErrorCode =
+  | 'ERR_MODEL_LOAD'
+  | 'ERR_CONTEXT_CREATE'
+  | 'ERR_CONTEXT_FULL'
+  | 'ERR_DECODE'
+  | 'ERR_ABORTED'
+  | 'ERR_DISPOSED'
+  | 'ERR_INVALID_ARG'
+  | 'ERR_BUSY'
+  | 'ERR_NATIVE'
+  | 'ERR_FILE_NOT_FOUND'
+  | 'ERR_NOT_A_FILE'
+  | 'ERR_GGUF_INVALID';
+
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'ERR_MODEL_LOAD',
+  'ERR_CONTEXT_CREATE',
+  'ERR_CONTEXT_FULL',
+  'ERR_DECODE',
+  'ERR_ABORTED',
+  'ERR_DISPOSED',
+  'ERR_INVALID_ARG',
+  'ERR_BUSY',
+  'ERR_NATIVE',
+  'ERR_FILE_NOT_FOUND',
+  'ERR_NOT_A_FILE',
+  'ERR_GGUF_INVALID',
+]);
+
+/** Whether `value` is one of the known {@link ErrorCode}s. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && ERROR_CODES.has(value);
+}
+
+/** An error raised by llama-napi; `code` says what went wrong. */
+export class LlamaError extends Error {
+  /** Stable code to branch on; the message is for humans and may change. */
+  readonly code: ErrorCode;
+
+  /**
+   * @param code - what went wrong
+   * @param message - human-readable detail (names the file, option or object involved)
+   * @param options - `cause`: the underlying error, if any
+   */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  static {
+    // On the prototype (not an own field) so `name` is not enumerated in logs twice.
+    Object.defineProperty(this.prototype, 'name', {
+      value: 'LlamaError',
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+}
+
+/** Whether `error` is a {@link LlamaError}, optionally with the given code. */
+export function isLlamaError(error: unknown, code?: ErrorCode): error is LlamaError {
+  return error instanceof LlamaError && (code === undefined || error.code === code);
+}
+
+/**
+ * Converts whatever the addon threw into a {@link LlamaError}.
+ *
+ * The addon throws plain `Error`s carrying a string `code` (see `NativeErrorCode` in
+ * native.ts). Known codes are kept; anything else becomes `ERR_NATIVE` with the
+ * original as `cause`. Errors that already are LlamaErrors, TypeErrors or RangeErrors
+ * pass through untouched, because they already say the right thing.
+ *
+ * @param error - what the native call threw or rejected with
+ * @param fallback - the code to use when the native error carries no known code
+ * @internal
+ */
+export function fromNativeError(error: unknown, fallback: ErrorCode = 'ERR_NATIVE'): Error {
+  if (error instanceof LlamaError || error instanceof TypeError || error instanceof RangeError) {
+    return error;
+  }
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return new LlamaError(isErrorCode(code) ? code : fallback, error.message, { cause: error });
+  }
+  return new LlamaError(fallback, String(error), { cause: error });
+}
+
+/**
+ * Awaits a native promise and, if it rejects, rethrows the converted error with the
+ * stack of the JS code that started the call.
+ *
+ * An error created on the addon's completion callback has a stack that points nowhere
+ * useful; capturing one before the `await` keeps the caller's frames (the idea of
+ * sharp's `nativeError` in `lib/is.js`).
+ *
+ * @param fn - starts the native work and returns its promise
+ * @param fallback - code for native errors without a known code
+ * @internal
+ */
+export async function callNative<T>(fn: () => Promise<T>, fallback: ErrorCode = 'ERR_NATIVE'): Promise<T> {
+  const callerStack = captureCallerStack(callNative);
+  try {
+    return await fn();
+  } catch (error) {
+    throw withCallerStack(fromNativeError(error, fallback), callerStack);
+  }
+}
+
+/**
+ * Runs a synchronous native call and converts what it throws (see {@link fromNativeError}).
+ * The stack is already the caller's: the error was thrown on this very call.
+ * @internal
+ */
+export function callNativeSync<T>(fn: () => T, fallback: ErrorCode = 'ERR_NATIVE'): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw fromNativeError(error, fallback);
+  }
+}
+
+/**
+ * Replaces the stack frames of `error` with `callerStack`'s frames, keeping its own
+ * first line (name and message).
+ * @internal
+ */
+export function withCallerStack<E extends Error>(error: E, callerStack: string | undefined): E {
+  if (callerStack === undefined) return error;
+  const frames = callerStack.slice(callerStack.indexOf('\n') + 1);
+  const head = `${error.name}: ${error.message}`;
+  try {
+    error.stack = frames.length > 0 ? `${head}\n${frames}` : head;
+  } catch {
+    // A frozen or exotic error object keeps its own stack; that is only cosmetic.
+  }
+  return error;
+}
+
+/**
+ * Captures the current JS stack (without the frames of `below` and above it), to be given to
+ * an error that is created later, after an `await`. See {@link withCallerStack}.
+ * @internal
+ */
+export function captureCallerStack(below?: Function): string | undefined {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, below ?? captureCallerStack);
+  return holder.stack;
+}
+
+/** Creates the `ERR_DISPOSED` error for an object used after `dispose()`. @internal */
+export function disposedError(what: string): LlamaError {
+  return new LlamaError('ERR_DISPOSED', `${what} has been disposed`);
+}

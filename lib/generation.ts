@@ -1,0 +1,310 @@
+/**
+ * One text generation: an async iterable of chunks plus a promise of the final result.
+ * Owns the per-job policy — queueing, abort, stop strings, UTF-8 streaming, statistics —
+ * over a single native `generate` call.
+ */
+import { LlamaError, fromNativeError, withCallerStack } from './errors.js';
+import { noop } from './lifetime.js';
+import type { NativeFinishReason, NativeGenerateResult, NativeSamplerStage, NativeTokenCallback } from './native.js';
+import { TextStream } from './text-stream.js';
+
+/** Why a generation ended. */
+export type FinishReason =
+  /** The model produced an end-of-generation token (EOS, EOT…). */
+  | 'eog'
+  /** `maxTokens` was reached, or the context filled up. */
+  | 'length'
+  /** A stop string appeared (it is not part of the text). */
+  | 'stop'
+  /** `abort()`, the AbortSignal, or leaving the `for await` loop early. */
+  | 'abort';
+
+/** One piece of streamed output: what one native step produced. */
+export interface GenerationChunk {
+  /** New text; always well-formed (never ends inside a character). May be empty while a multi-byte character or a possible stop string is incomplete. */
+  text: string;
+  /** The token ids generated in this step (empty for the final flush of held-back text). */
+  tokens: number[];
+}
+
+/** Summary of a finished generation. */
+export interface GenerationResult {
+  /** All emitted text (the concatenation of every chunk's text). */
+  text: string;
+  /** All generated token ids, up to the one that completed a stop string. */
+  tokens: number[];
+  /** Why generation ended. */
+  finishReason: FinishReason;
+  /** Tokens in the prompt. */
+  promptTokens: number;
+  /** Tokens generated (as counted by the native loop, including any after a stop string was seen). */
+  generatedTokens: number;
+  /** Prompt processing speed (0 when nothing was measured). */
+  promptTokensPerSecond: number;
+  /** Generation speed after the prompt (0 when nothing was measured). */
+  generationTokensPerSecond: number;
+  /** Milliseconds from the start of native work to the first generated token; `null` if none was generated. */
+  timeToFirstTokenMs: number | null;
+}
+
+/**
+ * What a {@link Generation} needs from the context that runs it.
+ * @internal
+ */
+export interface GenerationHost {
+  /** Runs `job` once the context is free (FIFO), never two at a time. */
+  enqueue<T>(job: () => Promise<T>): Promise<T>;
+  /** Throws `ERR_DISPOSED` if the context (or its model) is gone. */
+  assertUsable(): void;
+  /** Whether the context has been disposed (a native abort then means ERR_DISPOSED). */
+  readonly disposed: boolean;
+  /** Allocated context size in tokens. */
+  readonly size: number;
+  /** Starts native generation. */
+  generate(
+    prompt: Int32Array,
+    sampler: NativeSamplerStage[],
+    maxTokens: number,
+    onTokens: NativeTokenCallback,
+  ): Promise<NativeGenerateResult>;
+  /** Aborts the native job in flight. */
+  abort(): void;
+}
+
+/**
+ * The validated request of one generation.
+ * @internal
+ */
+export interface GenerationRequest {
+  prompt: Int32Array;
+  sampler: NativeSamplerStage[];
+  maxTokens: number;
+  stop: readonly string[];
+  signal: AbortSignal | undefined;
+  /** Stack of the `generate()` call, given to async errors. */
+  callerStack: string | undefined;
+}
+
+type Waiter = { resolve: (result: IteratorResult<GenerationChunk>) => void; reject: (error: unknown) => void };
+
+/**
+ * A running (or queued, or finished) generation, returned by {@link Context.generate}.
+ *
+ * The job starts at once — it does not wait for iteration — and chunks are buffered until
+ * read. Iterate it with `for await` to stream text; await {@link Generation.result} for the
+ * totals (or both). Leaving the loop early (`break`, `return`, an exception) aborts the job;
+ * the context stays usable.
+ */
+export class Generation implements AsyncIterable<GenerationChunk> {
+  /**
+   * Settles when the job ends: resolves with the totals (also for `'abort'` and `'stop'`),
+   * rejects with a {@link LlamaError} (`ERR_CONTEXT_FULL`, `ERR_DISPOSED`, `ERR_DECODE`, …).
+   * An unobserved rejection is not reported as unhandled; iteration throws the same error.
+   */
+  readonly result: Promise<GenerationResult>;
+
+  readonly #host: GenerationHost;
+  readonly #request: GenerationRequest;
+  readonly #stream: TextStream;
+  readonly #chunks: GenerationChunk[] = [];
+  #waiter: Waiter | undefined;
+  #done = false;
+  #error: unknown;
+  #errorDelivered = false;
+  #iterated = false;
+  /** The consumer left the loop: nothing more is buffered or delivered. */
+  #closed = false;
+  #running = false;
+  #abortRequested = false;
+  #text = '';
+  readonly #tokens: number[] = [];
+
+  /** @internal Use {@link Context.generate}. */
+  constructor(host: GenerationHost, request: GenerationRequest) {
+    this.#host = host;
+    this.#request = request;
+    this.#stream = new TextStream(request.stop);
+    this.result = this.#run();
+    this.result.catch(noop);
+  }
+
+  /**
+   * Stops the generation as soon as possible (within one decode step). `result` then resolves
+   * with `finishReason: 'abort'` and the text produced so far (unless a stop string already
+   * ended it: then `'stop'`). No-op once `result` has settled.
+   */
+  abort(): void {
+    if (this.#done || this.#abortRequested) return;
+    this.#abortRequested = true;
+    if (this.#running) this.#host.abort();
+  }
+
+  /** Streams the chunks. A generation can be iterated once. */
+  [Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
+    if (this.#iterated) throw new TypeError('A Generation can be iterated only once');
+    this.#iterated = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        // Leaving `for await` early: stop the native work, drop what was not read.
+        this.#closed = true;
+        this.#chunks.length = 0;
+        this.abort();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  #next(): Promise<IteratorResult<GenerationChunk>> {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) return Promise.resolve({ done: false, value: chunk });
+    if (this.#closed) return Promise.resolve({ done: true, value: undefined });
+    if (this.#done) {
+      if (this.#error !== undefined && !this.#errorDelivered) {
+        this.#errorDelivered = true;
+        return Promise.reject(this.#error);
+      }
+      return Promise.resolve({ done: true, value: undefined });
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  #emit(chunk: GenerationChunk): void {
+    this.#text += chunk.text;
+    this.#tokens.push(...chunk.tokens);
+    if (this.#closed) return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve({ done: false, value: chunk });
+    } else {
+      this.#chunks.push(chunk);
+    }
+  }
+
+  #finish(error: unknown): void {
+    this.#done = true;
+    this.#error = error;
+    const waiter = this.#waiter;
+    if (waiter === undefined || this.#closed) return;
+    this.#waiter = undefined;
+    if (error !== undefined) {
+      this.#errorDelivered = true;
+      waiter.reject(error);
+    } else {
+      waiter.resolve({ done: true, value: undefined });
+    }
+  }
+
+  async #run(): Promise<GenerationResult> {
+    const { signal } = this.#request;
+    const onAbort = (): void => this.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Checked before queueing: a prompt that can never fit fails at once, not after the queue.
+      this.#assertFits();
+      if (signal?.aborted) this.abort();
+      const result = await this.#host.enqueue(() => this.#execute());
+      this.#finish(undefined);
+      return result;
+    } catch (error) {
+      const failure = withCallerStack(fromNativeError(error), this.#request.callerStack);
+      this.#finish(failure);
+      throw failure;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #execute(): Promise<GenerationResult> {
+    const { prompt, sampler, maxTokens } = this.#request;
+    this.#host.assertUsable(); // the context may have been disposed while this job waited
+    if (this.#abortRequested) return this.#summary('abort', undefined, null);
+
+    let firstTokenAt: number | null = null;
+    const startedAt = performance.now();
+    const onTokens: NativeTokenCallback = (tokens, bytes) => {
+      if (this.#stream.stopped) return; // late tokens after the stop string: not part of the output
+      firstTokenAt ??= performance.now();
+      const { text, stopped } = this.#stream.push(bytes);
+      if (text.length > 0 || tokens.length > 0) this.#emit({ text, tokens: Array.from(tokens) });
+      if (stopped && this.#running) this.#host.abort();
+    };
+
+    let native: NativeGenerateResult | undefined;
+    this.#running = true;
+    try {
+      native = await this.#host.generate(prompt, sampler, maxTokens, onTokens);
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code;
+      if (this.#host.disposed) throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation', { cause: error });
+      // The addon may report an abort as a rejection instead of a result.
+      if (code !== 'ERR_ABORTED' || !(this.#abortRequested || this.#stream.stopped)) throw error;
+    } finally {
+      this.#running = false;
+    }
+    const timeToFirstTokenMs = firstTokenAt === null ? null : firstTokenAt - startedAt;
+
+    if (this.#stream.stopped) return this.#summary('stop', native, timeToFirstTokenMs);
+    const aborted = native === undefined || native.finishReason === 'abort';
+    if (aborted && !this.#abortRequested && this.#host.disposed) {
+      throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation');
+    }
+    // Release held-back text (it never became a stop string) and incomplete bytes (as U+FFFD).
+    const tail = this.#stream.end();
+    if (tail.text.length > 0) this.#emit({ text: tail.text, tokens: [] });
+    if (tail.stopped) return this.#summary('stop', native, timeToFirstTokenMs);
+    // An abort requested before the job settled wins even if native work just finished on its
+    // own: the caller asked to stop, and "abort" tells it the text may be cut short.
+    const reason = native === undefined || this.#abortRequested ? 'abort' : finishReasonOf(native.finishReason);
+    return this.#summary(reason, native, timeToFirstTokenMs);
+  }
+
+  #assertFits(): void {
+    const { length } = this.#request.prompt;
+    if (length >= this.#host.size) {
+      throw new LlamaError(
+        'ERR_CONTEXT_FULL',
+        `The prompt has ${length} tokens but the context holds ${this.#host.size}; ` +
+          'it must leave room for at least one generated token',
+      );
+    }
+  }
+
+  #summary(
+    finishReason: FinishReason,
+    native: NativeGenerateResult | undefined,
+    timeToFirstTokenMs: number | null,
+  ): GenerationResult {
+    const promptTokens = native?.promptTokens ?? this.#request.prompt.length;
+    const generatedTokens = native?.generatedTokens ?? this.#tokens.length;
+    return {
+      text: this.#text,
+      tokens: [...this.#tokens],
+      finishReason,
+      promptTokens,
+      generatedTokens,
+      promptTokensPerSecond: perSecond(promptTokens, native?.promptMicros),
+      generationTokensPerSecond: perSecond(generatedTokens, native?.generateMicros),
+      timeToFirstTokenMs,
+    };
+  }
+}
+
+function finishReasonOf(reason: NativeFinishReason): FinishReason {
+  switch (reason) {
+    case 'eog':
+      return 'eog';
+    case 'abort':
+      return 'abort';
+    case 'length':
+    case 'context-full':
+      return 'length';
+  }
+}
+
+function perSecond(count: number, micros: number | undefined): number {
+  return micros !== undefined && micros > 0 ? (count * 1e6) / micros : 0;
+}

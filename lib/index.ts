@@ -1,0 +1,35 @@
+/**
+ * llama-napi: a native llama.cpp binding for Node.js.
+ *
+ * ```ts
+ * import { loadModel } from 'llama-napi';
+ * await using model = await loadModel('model.gguf');
+ * await using ctx = await model.createContext({ contextSize: 4096 });
+ * for await (const chunk of ctx.generate('[INST] Write a haiku [/INST]')) process.stdout.write(chunk.text);
+ * ```
+ * @packageDocumentation
+ */
+export { loadModel, Model, type ModelInfo, type TokenizeOptions, type DetokenizeOptions } from './model.js';
+export { Context } from './context.js';
+export { Generation, type GenerationChunk, type GenerationResult, type FinishReason } from './generation.js';
+export {
+  type LoadModelOptions,
+  type ContextOptions,
+  type GenerateOptions,
+  defaultThreads,
+  LOAD_MODEL_DEFAULTS,
+  GENERATE_DEFAULTS,
+} from './options.js';
+export { LlamaError, isLlamaError, type ErrorCode } from './errors.js';
+export { setLogger, type Logger, type LogLevel, type SetLoggerOptions } from './logger.js';
+export { getBuildInfo, type BuildInfo } from './build-info.js';
+export {
+  readGguf,
+  writeGguf,
+  type GgufFile,
+  type GgufTensorInfo,
+  type GgufValue,
+  type GgufReadOptions,
+  type GgufWriteSpec,
+  type GgufWriteTensor,
+} from './gguf/index.js';

@@ -1,0 +1,298 @@
+/**
+ * Loading a GGUF model and the {@link Model} class: metadata, tokenizer, contexts.
+ */
+import { LlamaError, callNativeSync, captureCallerStack, disposedError, withCallerStack } from './errors.js';
+import { loadAddon } from './addon.js';
+import { openContext, type Context, type ContextOwner } from './context.js';
+import { readGguf } from './gguf/index.js';
+import { INTERNAL, assertInternal } from './lifetime.js';
+import { guardCallback } from './logger.js';
+import type { NativeModel, NativeModelInfo } from './native.js';
+import { resolveContextOptions, resolveLoadModelOptions, type ContextOptions, type LoadModelOptions } from './options.js';
+import { booleanOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
+
+/** Facts about a loaded model. */
+export interface ModelInfo {
+  /** The path the model was loaded from. */
+  readonly path: string;
+  /** llama.cpp architecture name, e.g. `"llama"`. */
+  readonly architecture: string;
+  /** llama.cpp's one-line description (architecture, size, type). */
+  readonly description: string;
+  /** Number of weights. */
+  readonly parameterCount: number;
+  /** Size of the GGUF file in bytes. */
+  readonly fileSize: number;
+  /** Bytes of all tensors, as llama.cpp counts them. */
+  readonly sizeBytes: number;
+  /** llama.cpp's name of the file type (quantisation), e.g. `"Q4_K - Medium"`. */
+  readonly quantization: string;
+  /** llama.cpp's file type number (`llama_ftype`). */
+  readonly fileType: number;
+  /** Context length the model was trained with. */
+  readonly trainedContextLength: number;
+  /** Embedding width. */
+  readonly embeddingLength: number;
+  /** Transformer blocks. */
+  readonly layerCount: number;
+  /** Attention heads. */
+  readonly headCount: number;
+  /** Key/value heads (fewer than `headCount` for grouped-query attention). */
+  readonly headCountKv: number;
+  /** Experts per MoE layer (0 for a dense model). */
+  readonly expertCount: number;
+  /** Experts used per token (0 for a dense model). */
+  readonly expertUsedCount: number;
+  /** Tokens in the vocabulary; valid token ids are `[0, vocabularySize)`. */
+  readonly vocabularySize: number;
+  /** llama.cpp's vocabulary type number (`llama_vocab_type`). */
+  readonly vocabularyType: number;
+  /** The Jinja chat template from the file, if any. */
+  readonly chatTemplate: string | null;
+  /** Beginning-of-sequence token id (-1 if none). */
+  readonly bosToken: number;
+  /** End-of-sequence token id (-1 if none). */
+  readonly eosToken: number;
+  /** Whether tokenizing with `addSpecial` prepends BOS. */
+  readonly addBos: boolean;
+  /** Whether tokenizing with `addSpecial` appends EOS. */
+  readonly addEos: boolean;
+  /** All GGUF key/value metadata as llama.cpp renders it (strings). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link Model.tokenize}. */
+export interface TokenizeOptions {
+  /** Add the model's special tokens (BOS/EOS) as the model asks for. Default `true`. */
+  addSpecial?: boolean;
+  /**
+   * Turn special-token text (e.g. `"</s>"`, `"[INST]"`) into special tokens. Default `false`,
+   * so text typed by a user can never inject control tokens.
+   */
+  parseSpecial?: boolean;
+}
+
+/** Options of {@link Model.detokenize}. */
+export interface DetokenizeOptions {
+  /** Drop a leading BOS / trailing EOS that the model adds itself. Default `false`. */
+  removeSpecial?: boolean;
+  /** Render special tokens as their text (e.g. `"</s>"`) instead of nothing. Default `false`. */
+  unparseSpecial?: boolean;
+}
+
+const TOKENIZE_KEYS = ['addSpecial', 'parseSpecial'] as const;
+const DETOKENIZE_KEYS = ['removeSpecial', 'unparseSpecial'] as const;
+
+/**
+ * A loaded model. Create one with {@link loadModel}; free it with {@link Model.dispose} or
+ * `await using`. Disposing a model disposes every context created from it.
+ */
+export class Model implements AsyncDisposable {
+  /** Facts about the model (architecture, sizes, vocabulary, quantisation). */
+  readonly info: ModelInfo;
+
+  readonly #native: NativeModel;
+  readonly #vocabOnly: boolean;
+  readonly #contexts = new Set<Context>();
+  readonly #owner: ContextOwner;
+  readonly #decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  #disposed = false;
+  #disposing: Promise<void> | undefined;
+
+  /** @internal Use {@link loadModel}. */
+  constructor(token: typeof INTERNAL, nativeModel: NativeModel, info: ModelInfo, vocabOnly: boolean) {
+    assertInternal(token, 'Model');
+    this.#native = nativeModel;
+    this.info = info;
+    this.#vocabOnly = vocabOnly;
+    this.#owner = {
+      vocabularySize: info.vocabularySize,
+      tokenizePrompt: (text) => this.#tokenize(text, true, false),
+    };
+  }
+
+  /** Whether {@link Model.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Converts text to token ids. Lone UTF-16 surrogates are encoded as U+FFFD.
+   * @param text - any string (may be empty)
+   * @param options - see {@link TokenizeOptions}
+   */
+  tokenize(text: string, options?: TokenizeOptions): number[] {
+    this.#assertUsable();
+    const o = optionsObject(options, 'tokenize options', TOKENIZE_KEYS);
+    const addSpecial = o.addSpecial === undefined ? true : booleanOption('addSpecial', o.addSpecial);
+    const parseSpecial = o.parseSpecial === undefined ? false : booleanOption('parseSpecial', o.parseSpecial);
+    return Array.from(this.#tokenize(stringArgument('text', text), addSpecial, parseSpecial));
+  }
+
+  /**
+   * Converts token ids to text. Bytes that do not form valid UTF-8 (a token sequence that
+   * ends inside a character) become U+FFFD.
+   * @param tokens - ids in `[0, vocabularySize)`; others are a RangeError
+   * @param options - see {@link DetokenizeOptions}
+   */
+  detokenize(tokens: readonly number[], options?: DetokenizeOptions): string {
+    this.#assertUsable();
+    const ids = tokenIds('tokens', tokens, this.info.vocabularySize);
+    const o = optionsObject(options, 'detokenize options', DETOKENIZE_KEYS);
+    const removeSpecial = o.removeSpecial === undefined ? false : booleanOption('removeSpecial', o.removeSpecial);
+    const unparseSpecial = o.unparseSpecial === undefined ? false : booleanOption('unparseSpecial', o.unparseSpecial);
+    if (ids.length === 0) return '';
+    return this.#decoder.decode(callNativeSync(() => this.#native.detokenize(ids, removeSpecial, unparseSpecial)));
+  }
+
+  /**
+   * Creates a context (KV cache + inference thread) for generation.
+   * @param options - sizes and threads, see {@link ContextOptions}
+   * @throws TypeError / RangeError - (as a rejection) for invalid options
+   * @throws LlamaError `ERR_CONTEXT_CREATE` when llama.cpp cannot create it (e.g. out of
+   *   memory, or a model loaded with `vocabOnly`); `ERR_DISPOSED` when the model is disposed
+   */
+  async createContext(options?: ContextOptions): Promise<Context> {
+    const callerStack = captureCallerStack(this.createContext);
+    this.#assertUsable();
+    const params = resolveContextOptions(options, this.info.trainedContextLength);
+    if (this.#vocabOnly) {
+      throw new LlamaError('ERR_CONTEXT_CREATE', 'Cannot create a context: the model was loaded with vocabOnly');
+    }
+    const nativeContext = callNativeSync(() => new (loadAddon().Context)(this.#native), 'ERR_CONTEXT_CREATE');
+    try {
+      return await openContext(this.#owner, nativeContext, params, (context) => {
+        this.#contexts.add(context);
+        return () => this.#contexts.delete(context);
+      });
+    } catch (error) {
+      throw withCallerStack(error as Error, callerStack);
+    }
+  }
+
+  /**
+   * Disposes every context of this model (aborting their work), then frees the model.
+   * Idempotent: every call returns the same promise.
+   */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose();
+    return this.#disposing;
+  }
+
+  /** Same as {@link Model.dispose}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  async #dispose(): Promise<void> {
+    this.#disposed = true;
+    const results = await Promise.allSettled([...this.#contexts].map((context) => context.dispose()));
+    this.#native.dispose();
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  #tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array {
+    this.#assertUsable();
+    return callNativeSync(() => this.#native.tokenize(toWellFormed(text), addSpecial, parseSpecial));
+  }
+
+  #assertUsable(): void {
+    if (this.#disposed) throw disposedError('The model');
+  }
+}
+
+/**
+ * Loads a GGUF model file off the JS thread.
+ *
+ * The file's header is checked in TypeScript first, so a missing, empty, truncated or corrupt
+ * file is an error (`ERR_MODEL_LOAD`, with the precise reason as `cause`) instead of a crash
+ * inside llama.cpp.
+ *
+ * @param path - path of a `.gguf` file
+ * @param options - see {@link LoadModelOptions}
+ * @throws TypeError / RangeError - (as a rejection) for an invalid path or options
+ * @throws LlamaError `ERR_MODEL_LOAD` (the file is unusable; `cause` has `ERR_FILE_NOT_FOUND`,
+ *   `ERR_NOT_A_FILE`, `ERR_GGUF_INVALID` or the native error), `ERR_ABORTED` (the signal fired)
+ */
+export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
+  const callerStack = captureCallerStack(loadModel);
+  nonEmptyString('path', path);
+  const opts = resolveLoadModelOptions(options);
+  const { signal } = opts;
+  const aborted = (): LlamaError => new LlamaError('ERR_ABORTED', `Loading "${path}" was aborted`, { cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
+
+  let fileSize: number;
+  try {
+    fileSize = (await readGguf(path)).fileSize;
+  } catch (error) {
+    throw withCallerStack(
+      new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error }),
+      callerStack,
+    );
+  }
+  if (signal?.aborted) throw aborted();
+
+  const nativeModel = new (loadAddon().Model)();
+  const onAbort = (): void => nativeModel.abortLoad();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const onProgress = opts.onProgress ? guardCallback('onProgress', opts.onProgress) : null;
+  try {
+    await nativeModel.load(
+      path,
+      { gpuLayers: opts.gpuLayers, useMmap: opts.useMmap, useMlock: opts.useMlock, vocabOnly: opts.vocabOnly },
+      onProgress,
+    );
+    // The signal may fire after the last progress report: the caller still asked to abort.
+    if (signal?.aborted) throw aborted();
+    const info = modelInfo(path, fileSize, nativeModel.info());
+    return new Model(INTERNAL, nativeModel, info, opts.vocabOnly);
+  } catch (error) {
+    try {
+      nativeModel.dispose();
+    } catch {
+      // Already freed by the failed load; the load error is the one worth reporting.
+    }
+    const failure = signal?.aborted
+      ? aborted()
+      : error instanceof LlamaError
+        ? error
+        : new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error });
+    throw withCallerStack(failure, callerStack);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function modelInfo(path: string, fileSize: number, native: NativeModelInfo): ModelInfo {
+  return Object.freeze({
+    path,
+    architecture: native.architecture,
+    description: native.description,
+    parameterCount: native.parameterCount,
+    fileSize,
+    sizeBytes: native.sizeBytes,
+    quantization: native.fileTypeName,
+    fileType: native.fileType,
+    trainedContextLength: native.trainedContextLength,
+    embeddingLength: native.embeddingLength,
+    layerCount: native.layerCount,
+    headCount: native.headCount,
+    headCountKv: native.headCountKv,
+    expertCount: native.expertCount,
+    expertUsedCount: native.expertUsedCount,
+    vocabularySize: native.vocabularySize,
+    vocabularyType: native.vocabularyType,
+    chatTemplate: native.chatTemplate,
+    bosToken: native.bosToken,
+    eosToken: native.eosToken,
+    addBos: native.addBos,
+    addEos: native.addEos,
+    metadata: Object.freeze({ ...native.metadata }),
+  });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,171 @@
+/**
+ * The one typed contract between the TypeScript layer and the C++ addon (src/).
+ * Every export of the addon is declared here; nothing else in lib/ touches the
+ * addon object directly. Native failures are thrown/rejected as `Error`s whose
+ * `code` property is one of {@link NativeErrorCode}; lib/errors.ts turns them into
+ * {@link LlamaError}s that carry the caller's stack.
+ * @internal
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Codes the addon itself raises. */
+export type NativeErrorCode =
+  | 'ERR_MODEL_LOAD'
+  | 'ERR_CONTEXT_CREATE'
+  | 'ERR_CONTEXT_FULL'
+  | 'ERR_DECODE'
+  | 'ERR_ABORTED'
+  | 'ERR_DISPOSED'
+  | 'ERR_INVALID_ARG'
+  | 'ERR_BUSY'
+  | 'ERR_NATIVE';
+
+/** llama.cpp log levels as ggml numbers them (ggml_log_level). */
+export const enum NativeLogLevel {
+  None = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Cont = 5,
+}
+
+export interface NativeModelParams {
+  /** Layers to offload; -1 means all. */
+  gpuLayers: number;
+  useMmap: boolean;
+  useMlock: boolean;
+  /** Load only the vocabulary (no weights): enough for tokenize/detokenize. */
+  vocabOnly: boolean;
+}
+
+export interface NativeModelInfo {
+  architecture: string;
+  description: string;
+  parameterCount: number;
+  sizeBytes: number;
+  /** llama_ftype number and its llama.cpp name (e.g. "Q4_K - Medium"). */
+  fileType: number;
+  fileTypeName: string;
+  trainedContextLength: number;
+  embeddingLength: number;
+  layerCount: number;
+  headCount: number;
+  headCountKv: number;
+  expertCount: number;
+  expertUsedCount: number;
+  vocabularySize: number;
+  vocabularyType: number;
+  chatTemplate: string | null;
+  bosToken: number;
+  eosToken: number;
+  addBos: boolean;
+  addEos: boolean;
+  /** All GGUF key/value metadata as llama.cpp renders it. */
+  metadata: Record<string, string>;
+}
+
+export interface NativeContextParams {
+  contextSize: number;
+  batchSize: number;
+  ubatchSize: number;
+  threads: number;
+  threadsBatch: number;
+  /** ggml threadpool polling level 0..100 (0 = threads sleep between graph computations). */
+  poll: number;
+  /** Max parallel sequences the context is created for (1 for now). */
+  sequences: number;
+}
+
+/** One stage of a sampler chain, applied in array order. Policy (order, defaults) lives in TS. */
+export type NativeSamplerStage =
+  | { type: 'penalties'; lastN: number; repeat: number; frequency: number; presence: number }
+  | { type: 'topK'; k: number }
+  | { type: 'topP'; p: number; minKeep: number }
+  | { type: 'minP'; p: number; minKeep: number }
+  | { type: 'temperature'; t: number }
+  | { type: 'dist'; seed: number }
+  | { type: 'greedy' };
+
+export interface NativeGenerateParams {
+  /** Stop after this many generated tokens; -1 = until end of generation or the context is full. */
+  maxTokens: number;
+}
+
+/**
+ * Streamed from the inference thread, in order. `tokens` are the new token ids;
+ * `bytes` the concatenated UTF-8 bytes of their pieces (may end inside a character).
+ */
+export type NativeTokenCallback = (tokens: Int32Array, bytes: Uint8Array) => void;
+
+export type NativeFinishReason = 'eog' | 'length' | 'abort' | 'context-full';
+
+export interface NativeGenerateResult {
+  finishReason: NativeFinishReason;
+  promptTokens: number;
+  generatedTokens: number;
+  /** Microseconds spent decoding the prompt, and generating (sampling + decoding) after it. */
+  promptMicros: number;
+  generateMicros: number;
+}
+
+export interface NativeModel {
+  /** Loads the file off the JS thread. `onProgress` receives 0..1. Rejects with ERR_MODEL_LOAD / ERR_ABORTED. */
+  load(path: string, params: NativeModelParams, onProgress: ((progress: number) => void) | null): Promise<void>;
+  /** Makes a running load stop at its next progress report. */
+  abortLoad(): void;
+  info(): NativeModelInfo;
+  tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
+  /** UTF-8 bytes of the tokens' text (may be invalid UTF-8 if the tokens split a character). */
+  detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): Uint8Array;
+  /** Frees the model once no context holds it any more. Idempotent. */
+  dispose(): void;
+}
+
+export interface NativeContext {
+  /** Creates the llama.cpp context and its inference thread. */
+  init(params: NativeContextParams): Promise<void>;
+  /** Context size actually allocated (llama_n_ctx). */
+  size(): number;
+  /** Clears the sequence, evaluates `tokens`, resolves with the logits of the last one. */
+  evaluate(tokens: Int32Array): Promise<Float32Array>;
+  /**
+   * Clears the sequence, evaluates `prompt`, then samples and decodes token by token on the
+   * context's inference thread until end of generation, `maxTokens`, a full context or abort().
+   */
+  generate(
+    prompt: Int32Array,
+    sampler: NativeSamplerStage[],
+    params: NativeGenerateParams,
+    onTokens: NativeTokenCallback,
+  ): Promise<NativeGenerateResult>;
+  /** Aborts the job in flight (its promise resolves with finishReason 'abort' or rejects ERR_ABORTED). */
+  abort(): void;
+  /** Aborts in-flight work, stops the inference thread and frees the context. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+export interface NativeAddon {
+  Model: new () => NativeModel;
+  Context: new (model: NativeModel) => NativeContext;
+  /** Routes llama.cpp/ggml log lines at or above `minLevel` to `logger` (null = off). Errors are always kept for error messages. */
+  setLogger(logger: ((level: NativeLogLevel, text: string) => void) | null, minLevel: NativeLogLevel): void;
+  /** llama.cpp's version string and system info (CPU features compiled in). */
+  buildInfo(): { llamaVersion: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once (node-gyp-build: local build, then prebuilds). */
+export function native(): NativeAddon {
+  if (!addon) {
+    const require = createRequire(import.meta.url);
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(packageRoot);
+  }
+  return addon;
+}

@@ -1,0 +1,70 @@
+// Registers the addon's exports (see lib/native.ts for the contract). Nothing else.
+#include <napi.h>
+
+#include <mutex>
+
+#include "addon_data.h"
+#include "context.h"
+#include "errors.h"
+#include "llama.h"
+#include "log.h"
+#include "model.h"
+
+namespace llama_napi {
+
+AddonData::~AddonData() {
+  // Environment teardown (process exit, worker.terminate()): no native thread may outlive it.
+  for (auto& flag : loads) flag->store(true);
+  for (Context* context : std::set<Context*>(contexts)) {
+    context->Shutdown();
+    context->DetachAddon();
+  }
+}
+
+namespace {
+
+void SetLogger(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Function logger = info.Length() > 0 && info[0].IsFunction() ? info[0].As<Napi::Function>() : Napi::Function();
+  const int min_level = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : GGML_LOG_LEVEL_WARN;
+  LogSetSink(env, logger, min_level);
+}
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("llamaVersion", llama_version());
+  out.Set("systemInfo", llama_print_system_info());
+  out.Set("gpuOffload", llama_supports_gpu_offload());
+  out.Set("mmap", llama_supports_mmap());
+  out.Set("mlock", llama_supports_mlock());
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // llama.cpp's process-wide state is set up once, whatever number of environments load us.
+  static std::once_flag backend_once;
+  LogAttach();  // before backend init, so its lines are routed (and not printed) too
+  std::call_once(backend_once, [] { llama_backend_init(); });
+  napi_add_env_cleanup_hook(env, [](void* e) { LogDetach(static_cast<napi_env>(e)); }, static_cast<napi_env>(env));
+
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function model = Model::Define(env);
+  Napi::Function context = Context::Define(env);
+  data->model_ctor = Napi::Persistent(model);
+  data->context_ctor = Napi::Persistent(context);
+
+  exports.Set("Model", model);
+  exports.Set("Context", context);
+  exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
+  exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace llama_napi
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return llama_napi::Init(env, exports); }
+
+NODE_API_MODULE(llama_napi, InitAddon)

@@ -1,0 +1,26 @@
+// Failures cross the N-API boundary as JS Errors with a stable `code` (see lib/native.ts).
+#pragma once
+#include <napi.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace llama_napi {
+
+// Thrown on worker threads; turned into a coded JS Error on the JS thread.
+class NativeError : public std::runtime_error {
+ public:
+  NativeError(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+Napi::Error CodedError(Napi::Env env, const std::string& code, const std::string& message);
+
+// Throws a coded JS exception (node-addon-api is built with C++ exceptions).
+[[noreturn]] void ThrowCoded(Napi::Env env, const std::string& code, const std::string& message);
+
+}  // namespace llama_napi

@@ -1,0 +1,71 @@
+#include "js_completion.h"
+
+#include <cstring>
+
+#include "errors.h"
+
+namespace llama_napi {
+
+JsCompletion::JsCompletion(Napi::Env env, Napi::Object owner, Napi::Function on_tokens)
+    : deferred_(Napi::Promise::Deferred::New(env)),
+      owner_(Napi::Persistent(owner)),
+      tsfn_(Napi::ThreadSafeFunction::New(env, on_tokens, "llama-napi:job", 0, 1)) {}
+
+void JsCompletion::PushToken(int32_t token, const char* bytes, size_t length) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tokens_.push_back(token);
+    bytes_.append(bytes, length);
+    if (drain_queued_) return;
+    drain_queued_ = true;
+  }
+  tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) { Drain(env, fn); });
+}
+
+void JsCompletion::Drain(Napi::Env env, Napi::Function on_tokens) {
+  std::vector<int32_t> tokens;
+  std::string bytes;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tokens.swap(tokens_);
+    bytes.swap(bytes_);
+    drain_queued_ = false;
+  }
+  if (tokens.empty() || on_tokens.IsEmpty()) return;
+  Napi::Int32Array ids = Napi::Int32Array::New(env, tokens.size());
+  std::memcpy(ids.Data(), tokens.data(), tokens.size() * sizeof(int32_t));
+  Napi::Uint8Array text = Napi::Uint8Array::New(env, bytes.size());
+  if (!bytes.empty()) std::memcpy(text.Data(), bytes.data(), bytes.size());
+  // A throwing JS callback must not stop the stream; the TS layer never throws here.
+  try {
+    on_tokens.Call({ids, text});
+  } catch (const Napi::Error&) {
+  }
+}
+
+void JsCompletion::Settle(std::function<void(Napi::Env)> settle) {
+  // Queued after every drain, so the promise settles after the last token arrived.
+  // `this` may be deleted on the JS thread before BlockingCall returns: use a copy.
+  Napi::ThreadSafeFunction tsfn = tsfn_;
+  napi_status status = tsfn.BlockingCall([this, settle = std::move(settle)](Napi::Env env, Napi::Function fn) {
+    Drain(env, fn);
+    settle(env);
+    owner_.Reset();
+    delete this;
+  });
+  // On napi_closing the environment is shutting down: nobody is left to settle for.
+  (void)status;
+  tsfn.Release();
+}
+
+void JsCompletion::Resolve(MakeValue make) {
+  Settle([this, make = std::move(make)](Napi::Env env) { deferred_.Resolve(make(env)); });
+}
+
+void JsCompletion::Reject(std::string code, std::string message) {
+  Settle([this, code = std::move(code), message = std::move(message)](Napi::Env env) {
+    deferred_.Reject(CodedError(env, code, message).Value());
+  });
+}
+
+}  // namespace llama_napi

@@ -1,0 +1,289 @@
+#include "model.h"
+
+#include <vector>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "log.h"
+
+namespace llama_napi {
+
+// One model load. Runs on a libuv worker; progress reports and the final settle travel
+// through the same thread-safe function, so every progress call reaches JS before the
+// promise settles. Deletes itself on the JS thread once settled.
+class LoadJob {
+ public:
+  LoadJob(Model* owner, std::string path, llama_model_params params, Napi::Function on_progress)
+      : owner_(owner),
+        owner_ref_(Napi::Persistent(owner->Value())),
+        deferred_(Napi::Promise::Deferred::New(owner->Env())),
+        tsfn_(Napi::ThreadSafeFunction::New(owner->Env(), on_progress, "llama-napi:load", 0, 1)),
+        has_progress_(!on_progress.IsEmpty()),
+        path_(std::move(path)),
+        params_(params),
+        abort_(owner->abort_load_) {
+    AddonData::Of(owner->Env()).loads.insert(abort_);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  // Worker thread.
+  void Run() {
+    params_.progress_callback = &LoadJob::OnProgress;
+    params_.progress_callback_user_data = this;
+    LogTakeRecent();
+    model_ = llama_model_load_from_file(path_.c_str(), params_);
+    if (model_ == nullptr) {
+      if (abort_->load()) {
+        code_ = "ERR_ABORTED";
+        message_ = "model load aborted";
+      } else {
+        code_ = "ERR_MODEL_LOAD";
+        std::string why = LogTakeRecent();
+        message_ = "llama.cpp could not load the file" + (why.empty() ? "" : ": " + why);
+      }
+    }
+    Napi::ThreadSafeFunction tsfn = tsfn_;  // `this` is gone once the settle ran
+    tsfn.BlockingCall([this](Napi::Env env, Napi::Function) { Settle(env); });
+    tsfn.Release();
+  }
+
+ private:
+  // JS thread.
+  void Settle(Napi::Env env) {
+    AddonData::Of(env).loads.erase(abort_);
+    owner_->loading_ = false;
+    if (model_ != nullptr && (owner_->disposed_ || abort_->load())) {
+      llama_model_free(model_);
+      model_ = nullptr;
+      code_ = owner_->disposed_ ? "ERR_DISPOSED" : "ERR_ABORTED";
+      message_ = owner_->disposed_ ? "the model was disposed while loading" : "model load aborted";
+    }
+    if (model_ == nullptr) {
+      deferred_.Reject(CodedError(env, code_, message_).Value());
+    } else {
+      owner_->handle_ = std::make_shared<ModelHandle>(model_, params_.vocab_only);
+      deferred_.Resolve(env.Undefined());
+    }
+    delete this;
+  }
+
+  // Worker thread; llama.cpp calls this many times per percent: JS hears every 1%.
+  static bool OnProgress(float progress, void* user_data) {
+    auto* self = static_cast<LoadJob*>(user_data);
+    if (self->has_progress_ && (progress >= 1.0f || progress - self->last_sent_ >= 0.01f)) {
+      self->last_sent_ = progress;
+      self->tsfn_.NonBlockingCall([progress](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, progress)}); });
+    }
+    return !self->abort_->load();
+  }
+
+  Model* owner_;
+  Napi::ObjectReference owner_ref_;  // pins the Model while its load runs
+  Napi::Promise::Deferred deferred_;
+  Napi::ThreadSafeFunction tsfn_;
+  const bool has_progress_;
+  float last_sent_ = -1.0f;
+  std::string path_;
+  llama_model_params params_;
+  std::shared_ptr<std::atomic<bool>> abort_;
+  llama_model* model_ = nullptr;
+  std::string code_;
+  std::string message_;
+};
+
+namespace {
+
+// Only carries a LoadJob onto the libuv threadpool; the job settles itself.
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, LoadJob* job) : Napi::AsyncWorker(env, "llama-napi:load"), job_(job) {}
+
+ protected:
+  void Execute() override { job_->Run(); }
+  void OnOK() override {}
+
+ private:
+  LoadJob* job_;
+};
+
+}  // namespace
+
+Napi::Function Model::Define(Napi::Env env) {
+  return DefineClass(env, "Model",
+                     {
+                         InstanceMethod<&Model::Load>("load"),
+                         InstanceMethod<&Model::AbortLoad>("abortLoad"),
+                         InstanceMethod<&Model::Info>("info"),
+                         InstanceMethod<&Model::Tokenize>("tokenize"),
+                         InstanceMethod<&Model::Detokenize>("detokenize"),
+                         InstanceMethod<&Model::Dispose>("dispose"),
+                     });
+}
+
+Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
+
+const ModelHandle& Model::Loaded(Napi::Env env) const {
+  if (disposed_) ThrowCoded(env, "ERR_DISPOSED", "the model has been disposed");
+  if (!handle_) ThrowCoded(env, "ERR_INVALID_ARG", "the model is not loaded");
+  return *handle_;
+}
+
+ModelRef Model::Acquire(Napi::Env env) const {
+  if (Loaded(env).vocab_only) ThrowCoded(env, "ERR_INVALID_ARG", "a model loaded with vocabOnly cannot create contexts");
+  return handle_;
+}
+
+Napi::Value Model::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposed_) ThrowCoded(env, "ERR_DISPOSED", "the model has been disposed");
+  if (loading_ || handle_) ThrowCoded(env, "ERR_BUSY", "load() may be called once per model");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
+    ThrowCoded(env, "ERR_INVALID_ARG", "load(path, params, onProgress) expects a string and an object");
+  }
+  Napi::Object opts = info[1].As<Napi::Object>();
+  llama_model_params params = llama_model_default_params();
+  params.n_gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
+  const bool mmap = opts.Get("useMmap").ToBoolean();
+  const bool mlock = opts.Get("useMlock").ToBoolean();
+  params.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
+                          : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
+  params.vocab_only = opts.Get("vocabOnly").ToBoolean();
+  Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+
+  loading_ = true;
+  abort_load_->store(false);
+  auto* job = new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, on_progress);
+  Napi::Promise promise = job->Promise();
+  (new LoadWorker(env, job))->Queue();
+  return promise;
+}
+
+void Model::AbortLoad(const Napi::CallbackInfo&) { abort_load_->store(true); }
+
+Napi::Value Model::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelHandle& h = Loaded(env);
+  const llama_model* m = h.model;
+  Napi::Object out = Napi::Object::New(env);
+
+  std::vector<char> buf(256);
+  auto meta = [&](const char* key) -> std::string {
+    int32_t n = llama_model_meta_val_str(m, key, buf.data(), buf.size());
+    if (n < 0) return {};
+    if (static_cast<size_t>(n) >= buf.size()) {
+      buf.resize(n + 1);
+      llama_model_meta_val_str(m, key, buf.data(), buf.size());
+    }
+    return std::string(buf.data(), n);
+  };
+  auto meta_int = [&](const std::string& key) -> double {
+    std::string v = meta(key.c_str());
+    return v.empty() ? 0 : std::strtod(v.c_str(), nullptr);
+  };
+  const std::string arch = meta("general.architecture");
+  char desc[256];
+  llama_model_desc(m, desc, sizeof desc);
+
+  out.Set("architecture", arch);
+  out.Set("description", std::string(desc));
+  out.Set("parameterCount", static_cast<double>(llama_model_n_params(m)));
+  out.Set("sizeBytes", static_cast<double>(llama_model_size(m)));
+  out.Set("fileType", static_cast<double>(llama_model_ftype(m)));
+  out.Set("fileTypeName", std::string(llama_ftype_name(llama_model_ftype(m))));
+  out.Set("trainedContextLength", llama_model_n_ctx_train(m));
+  out.Set("embeddingLength", llama_model_n_embd(m));
+  // A vocab-only model has no layers: llama.cpp aborts on per-layer queries, so its
+  // shape comes from the metadata instead.
+  out.Set("layerCount", h.vocab_only ? meta_int(arch + ".block_count") : llama_model_n_layer(m));
+  out.Set("headCount", h.vocab_only ? meta_int(arch + ".attention.head_count") : llama_model_n_head(m));
+  out.Set("headCountKv", h.vocab_only ? meta_int(arch + ".attention.head_count_kv") : llama_model_n_head_kv(m));
+  out.Set("expertCount", meta_int(arch + ".expert_count"));
+  out.Set("expertUsedCount", meta_int(arch + ".expert_used_count"));
+  out.Set("vocabularySize", llama_vocab_n_tokens(h.vocab));
+  out.Set("vocabularyType", static_cast<double>(llama_vocab_type(h.vocab)));
+  const char* tmpl = llama_model_chat_template(m, nullptr);
+  out.Set("chatTemplate", tmpl ? Napi::Value(Napi::String::New(env, tmpl)) : env.Null());
+  out.Set("bosToken", llama_vocab_bos(h.vocab));
+  out.Set("eosToken", llama_vocab_eos(h.vocab));
+  out.Set("addBos", llama_vocab_get_add_bos(h.vocab));
+  out.Set("addEos", llama_vocab_get_add_eos(h.vocab));
+
+  Napi::Object metadata = Napi::Object::New(env);
+  const int32_t count = llama_model_meta_count(m);
+  std::vector<char> key(256);
+  for (int32_t i = 0; i < count; i++) {
+    if (llama_model_meta_key_by_index(m, i, key.data(), key.size()) < 0) continue;
+    int32_t n = llama_model_meta_val_str_by_index(m, i, buf.data(), buf.size());
+    if (n < 0) continue;
+    if (static_cast<size_t>(n) >= buf.size()) {
+      buf.resize(n + 1);
+      llama_model_meta_val_str_by_index(m, i, buf.data(), buf.size());
+    }
+    metadata.Set(key.data(), std::string(buf.data(), n));
+  }
+  out.Set("metadata", metadata);
+  return out;
+}
+
+Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelHandle& h = Loaded(env);
+  if (info.Length() < 3 || !info[0].IsString()) ThrowCoded(env, "ERR_INVALID_ARG", "tokenize(text, addSpecial, parseSpecial)");
+  const std::string text = info[0].As<Napi::String>().Utf8Value();
+  if (text.size() > static_cast<size_t>(INT32_MAX) / 2) ThrowCoded(env, "ERR_INVALID_ARG", "text too long to tokenize");
+  const bool add_special = info[1].ToBoolean();
+  const bool parse_special = info[2].ToBoolean();
+  // Two calls: the first (into a guess) tells the exact count when the guess is short.
+  std::vector<llama_token> tokens(text.size() + 2);
+  int32_t n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                             static_cast<int32_t>(tokens.size()), add_special, parse_special);
+  if (n < 0) {
+    tokens.resize(-n);
+    n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                       static_cast<int32_t>(tokens.size()), add_special, parse_special);
+  }
+  if (n < 0) ThrowCoded(env, "ERR_NATIVE", "llama_tokenize failed");
+  Napi::Int32Array out = Napi::Int32Array::New(env, n);
+  std::copy(tokens.begin(), tokens.begin() + n, out.Data());
+  return out;
+}
+
+Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelHandle& h = Loaded(env);
+  if (info.Length() < 3 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowCoded(env, "ERR_INVALID_ARG", "detokenize(Int32Array, removeSpecial, unparseSpecial)");
+  }
+  Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
+  const int32_t n_vocab = llama_vocab_n_tokens(h.vocab);
+  for (size_t i = 0; i < tokens.ElementLength(); i++) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) ThrowCoded(env, "ERR_INVALID_ARG", "token id out of range");
+  }
+  const bool remove_special = info[1].ToBoolean();
+  const bool unparse_special = info[2].ToBoolean();
+  std::vector<char> text(tokens.ElementLength() * 8 + 16);
+  auto run = [&] {
+    return llama_detokenize(h.vocab, tokens.Data(), static_cast<int32_t>(tokens.ElementLength()), text.data(),
+                            static_cast<int32_t>(text.size()), remove_special, unparse_special);
+  };
+  int32_t n = run();
+  if (n < 0) {
+    text.resize(-n);
+    n = run();
+  }
+  if (n < 0) ThrowCoded(env, "ERR_NATIVE", "llama_detokenize failed");
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, n);
+  std::copy(text.begin(), text.begin() + n, out.Data());
+  return out;
+}
+
+void Model::Dispose(const Napi::CallbackInfo&) {
+  if (disposed_) return;
+  disposed_ = true;
+  abort_load_->store(true);  // a load in flight ends and frees itself (LoadWorker::OnOK)
+  handle_.reset();           // contexts still holding the weights keep them until they go
+}
+
+}  // namespace llama_napi

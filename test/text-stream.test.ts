@@ -1,0 +1,488 @@
+// Unit tests of streamed text: UTF-8 decoding across chunk boundaries, stop strings, and the
+// Generation state machine over a fake native context. Pure TypeScript: no addon needed.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LlamaError } from '../lib/errors.js';
+import { Generation, type GenerationHost, type GenerationRequest } from '../lib/generation.js';
+import { JobQueue } from '../lib/lifetime.js';
+import type { NativeFinishReason, NativeGenerateResult } from '../lib/native.js';
+import { TextStream } from '../lib/text-stream.js';
+
+const utf8 = new TextEncoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Feeds `chunks` to a stream; returns every emitted text, their concatenation and the stop state. */
+function feed(stops: readonly string[], chunks: readonly Uint8Array[]) {
+  const stream = new TextStream(stops);
+  const texts: string[] = [];
+  for (const chunk of chunks) texts.push(stream.push(chunk).text);
+  texts.push(stream.end().text);
+  for (const text of texts) assert.doesNotMatch(text, LONE_SURROGATE, 'every chunk is well-formed');
+  return { texts, text: texts.join(''), stopped: stream.stopped, stopString: stream.stopString };
+}
+
+/** Splits `bytes` at the given cut positions. */
+function cut(bytes: Uint8Array, ...positions: number[]): Uint8Array[] {
+  const edges = [0, ...positions, bytes.length];
+  return edges.slice(1).map((end, i) => bytes.subarray(edges[i], end));
+}
+
+/** What a correct stream must output: the text before the earliest stop string. */
+function expectedOutput(text: string, stops: readonly string[]): string {
+  let end = text.length;
+  for (const stop of stops) {
+    const index = text.indexOf(stop);
+    if (index !== -1 && index < end) end = index;
+  }
+  return text.slice(0, end);
+}
+
+describe('TextStream: UTF-8 across chunk boundaries', () => {
+  const samples = ['aé€😀中文b', '😀😀', '日本語のテキスト', 'ß∑🇺🇳👩‍👩‍👧', 'plain ascii'];
+
+  for (const sample of samples) {
+    it(`decodes ${JSON.stringify(sample)} split at every pair of positions`, () => {
+      const bytes = utf8.encode(sample);
+      for (let i = 0; i <= bytes.length; i++) {
+        for (let j = i; j <= bytes.length; j++) {
+          const { texts, text } = feed([], cut(bytes, i, j));
+          assert.equal(text, sample, `cuts at ${i}, ${j}`);
+          // No chunk ends inside a character: each one round-trips through UTF-8 by itself.
+          for (const chunk of texts) assert.equal(new TextDecoder().decode(utf8.encode(chunk)), chunk);
+        }
+      }
+    });
+  }
+
+  it('decodes one byte at a time', () => {
+    const sample = '€😀中';
+    const bytes = utf8.encode(sample);
+    const { texts, text } = feed([], cut(bytes, ...Array.from({ length: bytes.length - 1 }, (_, i) => i + 1)));
+    assert.equal(text, sample);
+    assert.deepEqual(texts.filter((t) => t !== ''), ['€', '😀', '中']);
+  });
+
+  it('holds an incomplete character until it completes', () => {
+    const stream = new TextStream();
+    const euro = utf8.encode('€');
+    assert.equal(stream.push(euro.subarray(0, 1)).text, '');
+    assert.equal(stream.push(euro.subarray(1, 2)).text, '');
+    assert.equal(stream.push(euro.subarray(2)).text, '€');
+  });
+
+  it('turns invalid bytes into U+FFFD', () => {
+    assert.equal(feed([], [Uint8Array.of(0x61, 0xff, 0x62)]).text, 'a\uFFFDb');
+    assert.equal(feed([], [Uint8Array.of(0xc0, 0x80)]).text, '\uFFFD\uFFFD');
+    // A lone surrogate encoded as UTF-8 (CESU) is invalid too.
+    assert.doesNotMatch(feed([], [Uint8Array.of(0xed, 0xa0, 0x80)]).text, LONE_SURROGATE);
+  });
+
+  it('flushes an incomplete character at the end as U+FFFD', () => {
+    const euro = utf8.encode('€');
+    assert.equal(feed([], [euro.subarray(0, 2)]).text, '\uFFFD');
+  });
+
+  it('keeps a leading byte order mark (it is model output, not a file header)', () => {
+    assert.equal(feed([], [utf8.encode('\uFEFFx')]).text, '\uFEFFx');
+  });
+
+  it('passes text through at once when there are no stop strings', () => {
+    const stream = new TextStream();
+    assert.equal(stream.push(utf8.encode('<')).text, '<');
+    assert.equal(stream.push(utf8.encode('/s')).text, '/s');
+  });
+});
+
+describe('TextStream: stop strings', () => {
+  it('never emits any part of a stop string split at every position', () => {
+    const sample = 'Hello</s>world';
+    const bytes = utf8.encode(sample);
+    for (let i = 0; i <= bytes.length; i++) {
+      for (let j = i; j <= bytes.length; j++) {
+        const result = feed(['</s>'], cut(bytes, i, j));
+        assert.equal(result.text, 'Hello', `cuts at ${i}, ${j}`);
+        assert.equal(result.stopped, true);
+        assert.equal(result.stopString, '</s>');
+      }
+    }
+  });
+
+  it('holds back a possible prefix and releases it when it does not match', () => {
+    const stream = new TextStream(['Hello']);
+    assert.deepEqual(stream.push(utf8.encode('Hel')), { text: '', stopped: false });
+    assert.deepEqual(stream.push(utf8.encode('lp')), { text: 'Hellp', stopped: false });
+  });
+
+  it('releases held-back text at the end when the stop never completes', () => {
+    assert.deepEqual(feed(['STOP'], [utf8.encode('abc ST')]).texts, ['abc ', 'ST']);
+  });
+
+  it('stops at the very start', () => {
+    const result = feed(['</s>'], [utf8.encode('</s>after')]);
+    assert.equal(result.text, '');
+    assert.equal(result.stopped, true);
+  });
+
+  it('uses the earliest of several stop strings', () => {
+    assert.equal(feed(['END', 'STOP'], [utf8.encode('a STOP b END')]).text, 'a ');
+    assert.equal(feed(['STOP', 'END'], [utf8.encode('a END b STOP')]).text, 'a ');
+  });
+
+  it('handles overlapping stop strings', () => {
+    assert.equal(feed(['abc', 'bcd'], [utf8.encode('xabcd')]).text, 'x');
+    assert.equal(feed(['bcd', 'abc'], [utf8.encode('xab'), utf8.encode('cd')]).text, 'x');
+    assert.equal(feed(['ab', 'b'], [utf8.encode('ab')]).text, '');
+    assert.equal(feed(['aab'], [utf8.encode('a'), utf8.encode('a'), utf8.encode('a'), utf8.encode('b')]).text, 'a');
+    assert.equal(feed(['abab'], [utf8.encode('aba'), utf8.encode('bab')]).text, '');
+  });
+
+  it('matches multi-byte stop strings split inside a character', () => {
+    const bytes = utf8.encode('hi 😀 there');
+    for (let i = 0; i <= bytes.length; i++) {
+      assert.equal(feed(['😀'], cut(bytes, i)).text, 'hi ', `cut at ${i}`);
+    }
+    assert.equal(feed(['中文'], cut(utf8.encode('日本中文'), 7)).text, '日本');
+  });
+
+  it('emits nothing after the stop', () => {
+    const stream = new TextStream(['x']);
+    assert.deepEqual(stream.push(utf8.encode('ax')), { text: 'a', stopped: true });
+    assert.deepEqual(stream.push(utf8.encode('more')), { text: '', stopped: true });
+    assert.deepEqual(stream.end(), { text: '', stopped: true });
+  });
+
+  it('ignores empty stop strings', () => {
+    assert.equal(feed([''], [utf8.encode('abc')]).text, 'abc');
+  });
+
+  it('agrees with a reference on random texts, stops and chunkings', () => {
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const alphabet = ['a', 'b', 'c', 'é', '😀', '中'];
+    const word = (length: number): string => Array.from({ length }, () => alphabet[random(alphabet.length)]).join('');
+    for (let round = 0; round < 2000; round++) {
+      const text = word(random(14));
+      const stops = Array.from({ length: 1 + random(3) }, () => word(1 + random(3)));
+      const bytes = utf8.encode(text);
+      const cuts = Array.from({ length: random(5) }, () => random(bytes.length + 1)).sort((a, b) => a - b);
+      const stream = new TextStream(stops);
+      const expected = expectedOutput(text, stops);
+      let emitted = '';
+      for (const chunk of cut(bytes, ...cuts)) {
+        emitted += stream.push(chunk).text;
+        assert.ok(expected.startsWith(emitted), `prefix invariant: ${JSON.stringify({ text, stops, emitted })}`);
+      }
+      emitted += stream.end().text;
+      assert.equal(emitted, expected, JSON.stringify({ text, stops, cuts }));
+      assert.equal(stream.stopped, expected.length < text.length || stops.some((s) => text.includes(s)));
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Generation over a fake native context
+
+interface FakeState {
+  generateCalls: number;
+  abortCalls: number;
+  aborted: boolean;
+  disposed: boolean;
+}
+
+/** A GenerationHost that streams scripted steps, one per macrotask, and honours abort. */
+function fakeHost(
+  steps: ReadonlyArray<readonly [number[], string | Uint8Array]>,
+  options: { size?: number; finish?: NativeFinishReason; rejectAbort?: boolean } = {},
+): { host: GenerationHost; state: FakeState } {
+  const state: FakeState = { generateCalls: 0, abortCalls: 0, aborted: false, disposed: false };
+  const queue = new JobQueue();
+  const result = (finishReason: NativeFinishReason, generatedTokens: number): NativeGenerateResult => ({
+    finishReason,
+    promptTokens: 3,
+    generatedTokens,
+    promptMicros: 1000,
+    generateMicros: 2000,
+  });
+  const host: GenerationHost = {
+    enqueue: (job) => queue.run(job),
+    assertUsable() {
+      if (state.disposed) throw new LlamaError('ERR_DISPOSED', 'The context has been disposed');
+    },
+    get disposed() {
+      return state.disposed;
+    },
+    size: options.size ?? 100,
+    async generate(_prompt, _sampler, _maxTokens, onTokens) {
+      state.generateCalls++;
+      state.aborted = false;
+      let generated = 0;
+      for (const [tokens, bytes] of steps) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (state.aborted) {
+          if (options.rejectAbort) throw Object.assign(new Error('aborted'), { code: 'ERR_ABORTED' });
+          return result('abort', generated);
+        }
+        onTokens(Int32Array.from(tokens), typeof bytes === 'string' ? utf8.encode(bytes) : bytes);
+        generated += tokens.length;
+      }
+      return result(options.finish ?? 'eog', generated);
+    },
+    abort() {
+      state.abortCalls++;
+      state.aborted = true;
+    },
+  };
+  return { host, state };
+}
+
+function request(overrides: Partial<GenerationRequest> = {}): GenerationRequest {
+  return {
+    prompt: Int32Array.of(1, 2, 3),
+    sampler: [{ type: 'greedy' }],
+    maxTokens: -1,
+    stop: [],
+    signal: undefined,
+    callerStack: undefined,
+    ...overrides,
+  };
+}
+
+const HELLO_STEPS = [
+  [[10], 'Hel'],
+  [[11], 'lo'],
+  [[12], ' wor'],
+  [[13], 'ld'],
+] as const satisfies ReadonlyArray<readonly [number[], string]>;
+
+async function collect(generation: Generation) {
+  const chunks = [];
+  for await (const chunk of generation) chunks.push(chunk);
+  return chunks;
+}
+
+describe('Generation (fake native context)', () => {
+  it('streams one chunk per native callback and summarises the result', async () => {
+    const { host } = fakeHost(HELLO_STEPS, { finish: 'context-full' });
+    const generation = new Generation(host, request());
+    const chunks = await collect(generation);
+    assert.deepEqual(chunks, [
+      { text: 'Hel', tokens: [10] },
+      { text: 'lo', tokens: [11] },
+      { text: ' wor', tokens: [12] },
+      { text: 'ld', tokens: [13] },
+    ]);
+    const result = await generation.result;
+    assert.equal(result.text, 'Hello world');
+    assert.deepEqual(result.tokens, [10, 11, 12, 13]);
+    assert.equal(result.finishReason, 'length', "native 'context-full' is reported as 'length'");
+    assert.equal(result.promptTokens, 3);
+    assert.equal(result.generatedTokens, 4);
+    assert.equal(result.promptTokensPerSecond, 3000);
+    assert.equal(result.generationTokensPerSecond, 2000);
+    assert.ok(result.timeToFirstTokenMs !== null && result.timeToFirstTokenMs >= 0);
+  });
+
+  it('buffers chunks until iterated (the job starts without a reader)', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const generation = new Generation(host, request());
+    const result = await generation.result;
+    assert.equal(state.generateCalls, 1);
+    assert.equal(result.finishReason, 'eog');
+    assert.equal((await collect(generation)).map((c) => c.text).join(''), 'Hello world');
+  });
+
+  it('keeps a token whose bytes end inside a character as a chunk with empty text', async () => {
+    const euro = utf8.encode('€');
+    const { host } = fakeHost([
+      [[1], euro.subarray(0, 1)],
+      [[2], euro.subarray(1)],
+    ]);
+    const chunks = await collect(new Generation(host, request()));
+    assert.deepEqual(chunks, [
+      { text: '', tokens: [1] },
+      { text: '€', tokens: [2] },
+    ]);
+  });
+
+  it('ends at a stop string split across tokens, aborts native work, reports "stop"', async () => {
+    const { host, state } = fakeHost([...HELLO_STEPS, [[14], ' more']]);
+    const generation = new Generation(host, request({ stop: [' world'] }));
+    const text = (await collect(generation)).map((c) => c.text).join('');
+    const result = await generation.result;
+    assert.equal(text, 'Hello');
+    assert.equal(result.text, 'Hello');
+    assert.equal(result.finishReason, 'stop');
+    assert.deepEqual(result.tokens, [10, 11, 12, 13], 'tokens up to the one that completed the stop string');
+    assert.equal(state.abortCalls, 1);
+  });
+
+  it('releases held-back text at a natural end', async () => {
+    const { host } = fakeHost([[[1], 'ab <']]);
+    const generation = new Generation(host, request({ stop: ['</s>'] }));
+    const chunks = await collect(generation);
+    assert.deepEqual(chunks, [
+      { text: 'ab ', tokens: [1] },
+      { text: '<', tokens: [] },
+    ]);
+    assert.equal((await generation.result).finishReason, 'eog');
+  });
+
+  it('does not call native code when the signal is already aborted', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const generation = new Generation(host, request({ signal: AbortSignal.abort() }));
+    const result = await generation.result;
+    assert.equal(result.finishReason, 'abort');
+    assert.equal(result.text, '');
+    assert.equal(state.generateCalls, 0);
+    assert.deepEqual(await collect(generation), []);
+  });
+
+  it('aborts during generation via the signal and keeps the partial text', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const controller = new AbortController();
+    const generation = new Generation(host, request({ signal: controller.signal }));
+    const texts: string[] = [];
+    for await (const chunk of generation) {
+      texts.push(chunk.text);
+      if (texts.length === 2) controller.abort();
+    }
+    const result = await generation.result;
+    assert.equal(result.finishReason, 'abort');
+    assert.equal(result.text, 'Hello');
+    assert.equal(state.abortCalls, 1);
+  });
+
+  it('treats an ERR_ABORTED rejection after abort() as a normal "abort" finish', async () => {
+    const { host } = fakeHost(HELLO_STEPS, { rejectAbort: true });
+    const generation = new Generation(host, request());
+    for await (const chunk of generation) {
+      assert.equal(chunk.text, 'Hel');
+      generation.abort();
+    }
+    const result = await generation.result;
+    assert.equal(result.finishReason, 'abort');
+    assert.equal(result.text, 'Hel');
+  });
+
+  it('aborts when the consumer breaks out of for await', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const generation = new Generation(host, request());
+    for await (const chunk of generation) {
+      assert.equal(chunk.text, 'Hel');
+      break;
+    }
+    const result = await generation.result;
+    assert.equal(result.finishReason, 'abort');
+    assert.equal(state.abortCalls, 1);
+  });
+
+  it('rejects with ERR_CONTEXT_FULL before running when the prompt fills the context', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS, { size: 3 });
+    const generation = new Generation(host, request());
+    await assert.rejects(generation.result, { name: 'LlamaError', code: 'ERR_CONTEXT_FULL' });
+    await assert.rejects(collect(generation), { code: 'ERR_CONTEXT_FULL' });
+    assert.equal(state.generateCalls, 0);
+  });
+
+  it('rejects an oversized prompt at once, without waiting for the queue', async () => {
+    const { host } = fakeHost(HELLO_STEPS, { size: 3 });
+    const running = new Generation(host, request({ prompt: Int32Array.of(1) }));
+    const tooLong = new Generation(host, request());
+    let runningDone = false;
+    void running.result.then(() => (runningDone = true));
+    await assert.rejects(tooLong.result, { code: 'ERR_CONTEXT_FULL' });
+    assert.equal(runningDone, false);
+    await running.result;
+  });
+
+  it('rejects with ERR_DISPOSED when the context is disposed mid-generation', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const generation = new Generation(host, request());
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of generation) {
+          seen.push(chunk.text);
+          state.disposed = true;
+          host.abort();
+        }
+      })(),
+      { code: 'ERR_DISPOSED' },
+    );
+    await assert.rejects(generation.result, { code: 'ERR_DISPOSED' });
+    assert.deepEqual(seen, ['Hel']);
+  });
+
+  it('rejects queued jobs with ERR_DISPOSED without running them', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const first = new Generation(host, request());
+    const second = new Generation(host, request());
+    state.disposed = true;
+    host.abort();
+    await assert.rejects(first.result, { code: 'ERR_DISPOSED' });
+    await assert.rejects(second.result, { code: 'ERR_DISPOSED' });
+  });
+
+  it('runs generations on one context one at a time, in order', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const results = await Promise.all([1, 2, 3].map(() => new Generation(host, request()).result));
+    assert.deepEqual(results.map((r) => r.text), ['Hello world', 'Hello world', 'Hello world']);
+    assert.equal(state.generateCalls, 3);
+  });
+
+  it('does not abort the next job when abort() is called on a finished one', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const first = new Generation(host, request());
+    await first.result;
+    const second = new Generation(host, request());
+    first.abort();
+    assert.equal((await second.result).finishReason, 'eog');
+    assert.equal(state.abortCalls, 0);
+  });
+
+  it('aborting a queued generation leaves the running one alone', async () => {
+    const { host, state } = fakeHost(HELLO_STEPS);
+    const first = new Generation(host, request());
+    const second = new Generation(host, request());
+    second.abort();
+    assert.equal((await first.result).finishReason, 'eog');
+    assert.equal((await second.result).finishReason, 'abort');
+    assert.equal(state.generateCalls, 1);
+  });
+
+  it('does not report an unobserved failed result as an unhandled rejection', async () => {
+    let unhandled = 0;
+    const onUnhandled = (): void => {
+      unhandled++;
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { host } = fakeHost(HELLO_STEPS, { size: 1 });
+      new Generation(host, request());
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(unhandled, 0);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('can be iterated only once', () => {
+    const { host } = fakeHost([]);
+    const generation = new Generation(host, request());
+    generation[Symbol.asyncIterator]();
+    assert.throws(() => generation[Symbol.asyncIterator](), TypeError);
+  });
+
+  it('gives async errors the stack of the generate() call', async () => {
+    const { host } = fakeHost(HELLO_STEPS, { size: 1 });
+    const callerStack = new Error('marker').stack!.replace('marker', '');
+    const generation = new Generation(host, request({ callerStack }));
+    const error = await generation.result.catch((e: Error) => e);
+    assert.ok(error instanceof LlamaError);
+    assert.match(error.stack ?? '', /^LlamaError: The prompt has 3 tokens/);
+    assert.match(error.stack ?? '', /text-stream\.test\.ts/);
+  });
+});
