@@ -1,0 +1,317 @@
+/**
+ * `npm run bench`: the binding against llama.cpp's own llama-bench, built from the same
+ * vendored tree with the same flags, on a generated Mixtral-shaped Q4_K_M model.
+ *
+ * Both sides run in one invocation, alternating round by round (and swapping which goes first
+ * every other round), so drift on a shared machine (thermal, page cache, neighbours) hits both
+ * sides alike; each metric is the median over all repetitions of all rounds. Prints a table
+ * with the ratios binding/native and PASS/MISS per target. A benchmark, not a test: it exits 0
+ * whatever the numbers are (non-zero only when it cannot run).
+ *
+ *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep]
+ */
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { defaultThreads, getBuildInfo } from '../lib/index.js';
+import { DEFAULT_POLL } from '../lib/options.js';
+import { runBindingRound, type BindingRound } from './binding-bench.js';
+import { ensureBenchModel, FULL_SPEC, QUANT_TYPE, QUICK_SPEC } from './model.js';
+import { findTest, runLlamaBench, type NativeResult } from './native-bench.js';
+import { fmt, max, median, mib, pct, spread, table } from './stats.js';
+import { ensureTools } from './tools.js';
+
+/** llama-bench's defaults (-p 512 -n 128 -b 2048 -ub 512), so the tests are the familiar ones. */
+const N_PROMPT = 512;
+const N_GEN = 128;
+const BATCH = 2048;
+const UBATCH = 512;
+/** Prompt length for time to first token: a short chat turn. */
+const TTFT_PROMPT = 16;
+
+/** Targets from the issue. */
+const TARGET_TG = 0.99;
+const TARGET_PP = 0.98;
+const TARGET_LOOP_P99_MS = 2;
+
+const USAGE = `Usage: npm run bench -- [options]
+  --threads N   compute threads for both sides (default 2)
+  --poll N      ggml thread-pool polling 0..100 for both sides (default ${DEFAULT_POLL}, the binding's default;
+                llama-bench's own default is 50)
+  --rounds N    alternating rounds (default 3)
+  --reps N      repetitions per test per round (default 3)
+  --quick       2-layer model instead of 8 (smoke run)
+  --sweep       afterwards, threads {1,2} x poll {0,50}, one round each, to choose defaults from numbers
+  --help`;
+
+interface Options {
+  threads: number;
+  poll: number;
+  rounds: number;
+  reps: number;
+  quick: boolean;
+  sweep: boolean;
+}
+
+function parseOptions(): Options | undefined {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string' },
+      poll: { type: 'string' },
+      rounds: { type: 'string' },
+      reps: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      sweep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const int = (name: string, raw: string | undefined, fallback: number, lo: number, hi: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`--${name} must be an integer in [${lo}, ${hi}], got ${raw}`);
+    return n;
+  };
+  return {
+    threads: int('threads', values.threads, 2, 1, 256),
+    poll: int('poll', values.poll, DEFAULT_POLL, 0, 100),
+    rounds: int('rounds', values.rounds, 3, 1, 100),
+    reps: int('reps', values.reps, 3, 1, 100),
+    quick: values.quick ?? false,
+    sweep: values.sweep ?? false,
+  };
+}
+
+const log = (line: string): void => console.log(line);
+
+/** Samples of one configuration, both sides, over all rounds. */
+interface Collected {
+  nativePp: number[];
+  nativeTg: number[];
+  nativePpShort: number[];
+  binding: BindingRound[];
+  native: NativeResult[];
+}
+
+/** One round: llama-bench and the binding, in the given order. */
+async function round(
+  order: 'native-first' | 'binding-first',
+  cfg: { llamaBench: string; model: string; threads: number; poll: number; reps: number },
+  into: Collected,
+): Promise<void> {
+  const native = async (): Promise<void> => {
+    const results = await runLlamaBench({
+      llamaBench: cfg.llamaBench,
+      model: cfg.model,
+      threads: [cfg.threads],
+      poll: [cfg.poll],
+      prompts: [N_PROMPT, TTFT_PROMPT],
+      generate: N_GEN,
+      repetitions: cfg.reps,
+      batchSize: BATCH,
+      ubatchSize: UBATCH,
+    });
+    const at = { threads: cfg.threads, poll: cfg.poll };
+    const pp = findTest(results, { ...at, nPrompt: N_PROMPT, nGen: 0 });
+    const ppShort = findTest(results, { ...at, nPrompt: TTFT_PROMPT, nGen: 0 });
+    const tg = findTest(results, { ...at, nPrompt: 0, nGen: N_GEN });
+    if (!pp || !ppShort || !tg) throw new Error('llama-bench did not report every test');
+    into.nativePp.push(...pp.samplesTs);
+    into.nativePpShort.push(...ppShort.samplesTs);
+    into.nativeTg.push(...tg.samplesTs);
+    into.native.push(...results);
+  };
+  const binding = async (): Promise<void> => {
+    into.binding.push(
+      await runBindingRound({
+        modelPath: cfg.model,
+        threads: cfg.threads,
+        poll: cfg.poll,
+        nPrompt: N_PROMPT,
+        nGen: N_GEN,
+        ttftPrompt: TTFT_PROMPT,
+        repetitions: cfg.reps,
+        batchSize: BATCH,
+        ubatchSize: UBATCH,
+      }),
+    );
+  };
+  if (order === 'native-first') {
+    await native();
+    await binding();
+  } else {
+    await binding();
+    await native();
+  }
+}
+
+function emptyCollected(): Collected {
+  return { nativePp: [], nativeTg: [], nativePpShort: [], binding: [], native: [] };
+}
+
+const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+
+/** Prints the main comparison table and the per-round samples. */
+function report(c: Collected): void {
+  const b = c.binding;
+  const bindingPp = b.flatMap((r) => r.ppTs);
+  const bindingTg = b.flatMap((r) => r.tgTs);
+  const ttft = b.flatMap((r) => r.ttftMs);
+  const ttftLib = b.flatMap((r) => r.ttftLibraryMs);
+  const loopP99 = median(b.map((r) => r.loop.p99Ms));
+  const loopMax = max(b.map((r) => r.loop.maxMs));
+  const idleP99 = median(b.map((r) => r.loopIdle.p99Ms));
+  const idleMax = max(b.map((r) => r.loopIdle.maxMs));
+  const nPp = median(c.nativePp);
+  const nTg = median(c.nativeTg);
+  const bPp = median(bindingPp);
+  const bTg = median(bindingTg);
+  // The native "time to first token" is llama-bench's decode time of the same short prompt:
+  // the floor the binding's wall-clock latency (queue, sampling, thread hop to JS) sits on.
+  const nTtft = (TTFT_PROMPT / median(c.nativePpShort)) * 1000;
+  const bTtft = median(ttft);
+  const withSpread = (v: number, samples: number[]): string => `${fmt(v)} ±${(spread(samples) * 50).toFixed(1)}%`;
+
+  log('');
+  log(
+    table(
+      ['metric', 'llama-bench', 'binding', 'binding/native', 'target'],
+      [
+        [`prompt tokens/s (pp${N_PROMPT})`, withSpread(nPp, c.nativePp), withSpread(bPp, bindingPp), pct(bPp / nPp),
+          `>= ${pct(TARGET_PP)} ${verdict(bPp / nPp >= TARGET_PP)}`],
+        [`generation tokens/s (tg${N_GEN})`, withSpread(nTg, c.nativeTg), withSpread(bTg, bindingTg), pct(bTg / nTg),
+          `>= ${pct(TARGET_TG)} ${verdict(bTg / nTg >= TARGET_TG)}`],
+        [`time to first token, ${TTFT_PROMPT}-token prompt (ms)`, `${fmt(nTtft, 2)} (pp${TTFT_PROMPT} decode)`, fmt(bTtft, 2),
+          pct(bTtft / nTtft), 'lower is better'],
+        ['event-loop delay p99 during generation (ms)', '-', fmt(loopP99, 2), '-',
+          `< ${TARGET_LOOP_P99_MS} ms ${verdict(loopP99 < TARGET_LOOP_P99_MS)}`],
+        ['event-loop delay max during generation (ms)', '-', fmt(loopMax, 2), '-', '-'],
+        ['event-loop delay p99 / max while idle (ms)', '-', `${fmt(idleP99, 2)} / ${fmt(idleMax, 2)}`, '-', 'reference'],
+      ],
+    ),
+  );
+  log('');
+  log(`  ± = half the (max - min) / median spread of the samples; medians over ${c.nativeTg.length} native / ${bindingTg.length} binding samples.`);
+  log(`  binding tg counts single-token decodes per second of native generation time, which also includes greedy sampling,`);
+  log(`  detokenizing and handing each token to a JS \`for await\` loop (llama-bench's tg only decodes).`);
+  log(`  event-loop delay: monitorEventLoopDelay({ resolution: 1 }); each sample includes the 1 ms timer period.`);
+  log(`  library timeToFirstTokenMs (native start -> first token): median ${fmt(median(ttftLib), 2)} ms;`);
+  log(`  generation run with the event-loop monitor on: ${fmt(median(b.map((r) => r.tgMonitoredTs)))} tokens/s;`);
+  log(`  model load (binding, mmap): median ${fmt(median(b.map((r) => r.loadMs)), 0)} ms.`);
+  const notes = [...new Set(b.flatMap((r) => r.notes))];
+  for (const note of notes) log(`  note: ${note}`);
+  log('');
+  log('Per round (tokens/s; native = llama-bench):');
+  b.forEach((r, i) => {
+    const n = (arr: number[]): string => arr.slice(i * r.ppTs.length, (i + 1) * r.ppTs.length).map((v) => fmt(v)).join(' ');
+    log(
+      `  round ${i + 1} (${i % 2 === 0 ? 'native first' : 'binding first'}): pp native ${n(c.nativePp)} | binding ${r.ppTs.map((v) => fmt(v)).join(' ')}` +
+        `; tg native ${n(c.nativeTg)} | binding ${r.tgTs.map((v) => fmt(v)).join(' ')}` +
+        `; loop p99/max ${fmt(r.loop.p99Ms, 2)}/${fmt(r.loop.maxMs, 2)} ms`,
+    );
+  });
+}
+
+/** `--sweep`: threads × poll, one round each, both sides. */
+async function sweep(llamaBench: string, model: string, reps: number): Promise<void> {
+  const threadsList = [1, 2];
+  const pollList = [0, 50];
+  log('');
+  log(`Sweep: threads {${threadsList.join(',')}} x poll {${pollList.join(',')}}, 1 round x ${reps} repetitions each…`);
+  // One llama-bench invocation covers the grid (it loads the model once).
+  const native = await runLlamaBench({
+    llamaBench,
+    model,
+    threads: threadsList,
+    poll: pollList,
+    prompts: [N_PROMPT],
+    generate: N_GEN,
+    repetitions: reps,
+    batchSize: BATCH,
+    ubatchSize: UBATCH,
+  });
+  const rows: string[][] = [];
+  for (const threads of threadsList) {
+    for (const poll of pollList) {
+      const r = await runBindingRound({
+        modelPath: model,
+        threads,
+        poll,
+        nPrompt: N_PROMPT,
+        nGen: N_GEN,
+        ttftPrompt: TTFT_PROMPT,
+        repetitions: reps,
+        batchSize: BATCH,
+        ubatchSize: UBATCH,
+      });
+      const nPp = median(findTest(native, { threads, poll, nPrompt: N_PROMPT, nGen: 0 })?.samplesTs ?? []);
+      const nTg = median(findTest(native, { threads, poll, nPrompt: 0, nGen: N_GEN })?.samplesTs ?? []);
+      const bPp = median(r.ppTs);
+      const bTg = median(r.tgTs);
+      rows.push([
+        String(threads), String(poll),
+        fmt(nPp), fmt(bPp), pct(bPp / nPp),
+        fmt(nTg), fmt(bTg), pct(bTg / nTg),
+        fmt(median(r.ttftMs), 2), fmt(r.loop.p99Ms, 2), fmt(r.loop.maxMs, 2),
+      ]);
+    }
+  }
+  log('');
+  log(
+    table(
+      ['threads', 'poll', 'native pp', 'binding pp', 'pp ratio', 'native tg', 'binding tg', 'tg ratio', 'TTFT ms', 'loop p99 ms', 'loop max ms'],
+      rows,
+    ),
+  );
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  if (options === undefined) {
+    log(USAGE);
+    return;
+  }
+  const started = performance.now();
+  const load = loadavg()[0]!;
+  if (load > 0.5) log(`warning: 1-minute load average is ${load.toFixed(2)}: other work is running, numbers will be noisy`);
+
+  const tools = await ensureTools(log);
+  if (tools.staleAddonWarning) log(`warning: ${tools.staleAddonWarning}`);
+  const spec = options.quick ? QUICK_SPEC : FULL_SPEC;
+  const model = await ensureBenchModel(spec, tools.llamaQuantize, availableParallelism(), log);
+  if (model.buildSeconds > 0) log(`Model built in ${model.buildSeconds.toFixed(0)} s.`);
+
+  const build = getBuildInfo();
+  log('');
+  log('llama-napi benchmark: binding vs llama-bench (same vendored llama.cpp, same build flags)');
+  log(`model:   ${model.path}`);
+  log(
+    `         ${mib(model.sizeBytes)} ${QUANT_TYPE}, Mixtral-shaped MoE: ${spec.layerCount} layers, n_embd ${spec.embeddingLength}, ` +
+      `${spec.expertCount} experts (${spec.expertUsedCount} used) of n_ff ${spec.feedForwardLength}, ` +
+      `${spec.headCount} heads / ${spec.headCountKv} KV heads, 32k vocab`,
+  );
+  log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} logical CPUs; ${build.systemInfo.trim()}`);
+  log(`llama.cpp ${build.llamaTag} (${build.llamaCommit.slice(0, 12)})`);
+  log(
+    `config:  threads ${options.threads} (defaultThreads() here: ${defaultThreads()}), poll ${options.poll}, ` +
+      `-b ${BATCH} -ub ${UBATCH} (pp${N_PROMPT} decodes as one 512-token ubatch), flash attention auto, F16 KV, mmap, CPU`,
+  );
+  log(`runs:    ${options.rounds} rounds x ${options.reps} repetitions, alternating order, medians`);
+
+  const collected = emptyCollected();
+  for (let r = 0; r < options.rounds; r++) {
+    const order = r % 2 === 0 ? 'native-first' : 'binding-first';
+    const t0 = performance.now();
+    await round(order, { llamaBench: tools.llamaBench, model: model.path, threads: options.threads, poll: options.poll, reps: options.reps }, collected);
+    log(`  round ${r + 1}/${options.rounds} (${order}) done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  report(collected);
+
+  if (options.sweep) await sweep(tools.llamaBench, model.path, options.reps);
+  log('');
+  log(`Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,108 @@
+/**
+ * Builds and locates llama.cpp's own tools (llama-bench, llama-quantize) from the same CMake
+ * build directory as the addon.
+ *
+ * Why the same build directory: a comparison with a llama-bench from somewhere else would
+ * measure compiler flags (GGML_NATIVE, -O levels, BLAS) and llama.cpp versions, not the
+ * binding. Built here, the tools link the very static libllama/ggml archives the addon
+ * links, compiled once with the same flags, so any remaining gap is the binding's own.
+ * The tools are excluded from the default build (EXCLUDE_FROM_ALL) and only configured
+ * when the CMake cache has LLAMA_NAPI_BENCH_TOOLS=ON (see CMakeLists.txt).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (bench/..). */
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** The addon's CMake build directory (configured by cmake-js during `npm install`). */
+export const BUILD_DIR = join(REPO_ROOT, 'build');
+
+/** Paths of the built tools. */
+export interface Tools {
+  llamaBench: string;
+  llamaQuantize: string;
+  /** A warning when the addon looks older than the libraries the tools were just linked with. */
+  staleAddonWarning: string | undefined;
+}
+
+/** Runs a command with inherited stdio (build output is useful to see); rejects on failure. */
+export function runInherit(command: string, args: readonly string[], cwd = REPO_ROOT): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`})`));
+    });
+  });
+}
+
+/** First existing path among the candidates (llama.cpp puts executables in `<build>/bin`). */
+function locate(name: string): string {
+  const exe = process.platform === 'win32' ? `${name}.exe` : name;
+  const candidates = [join(BUILD_DIR, 'bin', exe), join(BUILD_DIR, 'bin', 'Release', exe), join(BUILD_DIR, 'llama.cpp', 'bin', exe)];
+  const found = candidates.find((path) => existsSync(path));
+  if (found === undefined) throw new Error(`${name} was built but not found; looked in:\n  ${candidates.join('\n  ')}`);
+  return found;
+}
+
+/**
+ * The addon is not rebuilt here (that is `npm run build:native`'s job, and others may be
+ * editing src/). But building the tools recompiles libllama/ggml if their sources changed,
+ * after which the addon would run older code than llama-bench: detect that and say so.
+ */
+function staleAddon(): string | undefined {
+  const addon = join(BUILD_DIR, 'Release', 'llama_napi.node');
+  if (!existsSync(addon)) return `the addon ${addon} is missing: run \`npm run build:native\``;
+  const addonTime = statSync(addon).mtimeMs;
+  const libs = ['llama.cpp/src/libllama.a', 'llama.cpp/ggml/src/libggml-cpu.a', 'llama.cpp/ggml/src/libggml-base.a']
+    .map((rel) => join(BUILD_DIR, rel))
+    .filter((path) => existsSync(path) && statSync(path).mtimeMs > addonTime);
+  return libs.length === 0
+    ? undefined
+    : `the addon is older than ${libs.join(', ')}: llama-bench and the binding may run different code; run \`npm run build:native\``;
+}
+
+/**
+ * Builds llama-bench and llama-quantize (a no-op for ninja when they are up to date, so it
+ * runs every time: the tools then always match the current vendored sources).
+ * @throws when there is no build directory (run `npm install` first) or the build fails
+ */
+export async function ensureTools(log: (line: string) => void): Promise<Tools> {
+  const cache = join(BUILD_DIR, 'CMakeCache.txt');
+  if (!existsSync(cache)) {
+    throw new Error(`No CMake build directory at ${BUILD_DIR}: run \`npm install\` first (it configures and builds the addon).`);
+  }
+  if (!/^LLAMA_NAPI_BENCH_TOOLS:BOOL=ON$/m.test(readFileSync(cache, 'utf8'))) {
+    log('Configuring the build with -DLLAMA_NAPI_BENCH_TOOLS=ON (adds llama.cpp tool targets; the addon is unchanged)…');
+    await runInherit('cmake', ['-S', REPO_ROOT, '-B', BUILD_DIR, '-DLLAMA_NAPI_BENCH_TOOLS=ON']);
+  }
+  log('Building llama-bench and llama-quantize from the vendored tree (same build dir and flags as the addon)…');
+  await runInherit('cmake', ['--build', BUILD_DIR, '--target', 'llama-bench', 'llama-quantize']);
+  return { llamaBench: locate('llama-bench'), llamaQuantize: locate('llama-quantize'), staleAddonWarning: staleAddon() };
+}
+
+/** Output of a finished command. */
+export interface Captured {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command capturing stdout/stderr; rejects (with stderr's tail) on a non-zero exit. */
+export function runCapture(command: string, args: readonly string[], cwd = REPO_ROOT): Promise<Captured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      if (code === 0) resolve(result);
+      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${result.stderr.slice(-4000)}`));
+    });
+  });
+}
