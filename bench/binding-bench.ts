@@ -42,6 +42,8 @@ export interface BindingBenchOptions {
   /** Requested batch sizes (llama-bench `-b`, `-ub`); clamped the way llama.cpp clamps them. */
   batchSize: number;
   ubatchSize: number;
+  /** `loadModel`'s gpuLayers (default 0: CPU only); for GPU builds (bench/gpu.ts). */
+  gpuLayers?: number;
 }
 
 /** Samples of one round (one model load). */
@@ -154,7 +156,7 @@ async function chooseGenerationPrompt(ctx: Context, model: Model, nGen: number, 
 export async function runBindingRound(o: BindingBenchOptions): Promise<BindingRound> {
   const notes: string[] = [];
   const loadStart = performance.now();
-  await using model = await loadModel(o.modelPath, { gpuLayers: 0 });
+  await using model = await loadModel(o.modelPath, { gpuLayers: o.gpuLayers ?? 0 });
   const loadMs = performance.now() - loadStart;
 
   // One context for all tests. Its size only has to hold the longest test: attention only

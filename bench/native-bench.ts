@@ -44,6 +44,8 @@ export interface NativeBenchOptions {
   repetitions: number;
   batchSize: number;
   ubatchSize: number;
+  /** Layers offloaded to a GPU (`-ngl`); default 0, the binding's default (CPU only). */
+  gpuLayers?: number;
 }
 
 /** Runs llama-bench once and returns one entry per test. */
@@ -56,7 +58,7 @@ export async function runLlamaBench(o: NativeBenchOptions): Promise<NativeResult
     '-n', String(o.generate),
     '-b', String(o.batchSize),
     '-ub', String(o.ubatchSize),
-    '-ngl', '0', // CPU, like the binding's default gpuLayers: 0
+    '-ngl', String(o.gpuLayers ?? 0), // default CPU, like the binding's default gpuLayers: 0
     '-r', String(o.repetitions),
     '-o', 'json',
   ];

@@ -3,6 +3,7 @@
  * and the pure unit tests never need the compiled addon.
  * @internal
  */
+import { isMainThread } from 'node:worker_threads';
 import { native, type NativeAddon } from './native.js';
 import { LlamaError } from './errors.js';
 import { attachLogger } from './logger.js';
@@ -21,6 +22,9 @@ export function loadAddon(): NativeAddon {
       });
     }
     attachLogger(addon);
+    // process.exit() goes straight to exit(): stop native threads before static destructors
+    // run under them. (Worker threads are covered by the addon's environment cleanup.)
+    if (isMainThread) process.once('exit', () => addon.shutdown());
     loaded = addon;
   }
   return loaded;

@@ -152,6 +152,11 @@ export interface NativeAddon {
   Context: new (model: NativeModel) => NativeContext;
   /** Routes llama.cpp/ggml log lines at or above `minLevel` to `logger` (null = off). Errors are always kept for error messages. */
   setLogger(logger: ((level: NativeLogLevel, text: string) => void) | null, minLevel: NativeLogLevel): void;
+  /**
+   * Interrupts and joins every inference thread in the process. For the 'exit' event only:
+   * afterwards no context can run again.
+   */
+  shutdown(): void;
   /** llama.cpp's version string and system info (CPU features compiled in). */
   buildInfo(): { llamaVersion: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
 }

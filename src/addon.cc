@@ -6,6 +6,7 @@
 #include "addon_data.h"
 #include "context.h"
 #include "errors.h"
+#include "inference_loop.h"
 #include "llama.h"
 #include "log.h"
 #include "model.h"
@@ -41,6 +42,8 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+void ShutdownAll(const Napi::CallbackInfo&) { InferenceLoop::StopAll(); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // llama.cpp's process-wide state is set up once, whatever number of environments load us.
   static std::once_flag backend_once;
@@ -58,6 +61,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", model);
   exports.Set("Context", context);
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
+  exports.Set("shutdown", Napi::Function::New<ShutdownAll>(env, "shutdown"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   return exports;
 }

@@ -65,7 +65,10 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   }
   model_ = Model::Unwrap(model_object)->Acquire(env);
   model_object_ = Napi::Persistent(model_object);
-  loop_ = std::make_unique<InferenceLoop>();
+  loop_ = std::make_unique<InferenceLoop>([this] {
+    disposed_ = true;
+    abort_ = true;
+  });
   Register(env);
 }
 

@@ -111,7 +111,9 @@ bool ContextEngine::CheckDecode(int32_t status) {
 }
 
 bool ContextEngine::DecodePrompt(const std::vector<llama_token>& tokens) {
-  llama_memory_clear(llama_get_memory(ctx_), true);
+  // Metadata only (as llama-bench does): zeroing the whole KV buffer would cost time to
+  // first token in proportion to the context size, and every cell is rewritten before use.
+  llama_memory_clear(llama_get_memory(ctx_), false);
   const size_t step = llama_n_batch(ctx_);
   scratch_.assign(tokens.begin(), tokens.end());
   for (size_t i = 0; i < scratch_.size(); i += step) {

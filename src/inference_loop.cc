@@ -1,12 +1,48 @@
 #include "inference_loop.h"
 
+#include <set>
+
 namespace llama_napi {
 
-InferenceLoop::InferenceLoop() : thread_([this] { Run(); }) {}
+namespace {
+
+// Every live loop in the process. Deliberately never destroyed, so that no exit-time
+// destructor order can leave a loop thread with a dangling registry.
+struct Registry {
+  std::mutex mutex;
+  std::set<InferenceLoop*> loops;
+};
+Registry& Live() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+}  // namespace
+
+InferenceLoop::InferenceLoop(std::function<void()> interrupt) : interrupt_(std::move(interrupt)) {
+  {
+    std::lock_guard<std::mutex> lock(Live().mutex);
+    Live().loops.insert(this);
+  }
+  thread_ = std::thread([this] { Run(); });
+}
 
 InferenceLoop::~InferenceLoop() {
+  {
+    std::lock_guard<std::mutex> lock(Live().mutex);
+    Live().loops.erase(this);
+  }
   Stop();
   Join();
+}
+
+void InferenceLoop::StopAll() {
+  std::lock_guard<std::mutex> lock(Live().mutex);
+  for (InferenceLoop* loop : Live().loops) {
+    if (loop->interrupt_) loop->interrupt_();
+    loop->Stop();
+  }
+  for (InferenceLoop* loop : Live().loops) loop->Join();
 }
 
 bool InferenceLoop::Post(Job job) {

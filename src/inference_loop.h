@@ -14,7 +14,9 @@ class InferenceLoop {
  public:
   using Job = std::function<void()>;
 
-  InferenceLoop();
+  // `interrupt` makes the job in flight end soon (it raises the owner's abort flags); it is
+  // called from another thread when the process exits.
+  explicit InferenceLoop(std::function<void()> interrupt);
   ~InferenceLoop();  // stops and joins
   InferenceLoop(const InferenceLoop&) = delete;
   InferenceLoop& operator=(const InferenceLoop&) = delete;
@@ -26,6 +28,11 @@ class InferenceLoop {
   // Waits for the thread to end (after Stop()).
   void Join();
 
+  // Interrupts, stops and joins every loop in the process. Called from the JS 'exit' event:
+  // Node's process.exit() runs no environment cleanup on the main thread before exit(), whose
+  // static destructors (llama.cpp's among them) must not run under a computing thread.
+  static void StopAll();
+
  private:
   void Run();
 
@@ -33,6 +40,7 @@ class InferenceLoop {
   std::condition_variable wake_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  std::function<void()> interrupt_;
   std::thread thread_;
 };
 
