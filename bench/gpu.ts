@@ -81,7 +81,7 @@ async function speed(): Promise<void> {
   const tools = await ensureTools((l) => say(l));
   const model = await ensureBenchModel(FULL_SPEC, tools.llamaQuantize, availableParallelism(), (l) => say(l));
   const layers = FULL_SPEC.layerCount ?? 8;
-  say(`\n## Speed: ${model.path} (${mib(model.sizeBytes)} MiB Q4_K_M, ${layers} layers), ${threads} threads, ${rounds} alternating rounds`);
+  say(`\n## Speed: ${model.path} (${mib(model.sizeBytes)} Q4_K_M, ${layers} layers), ${threads} threads, ${rounds} alternating rounds`);
   const rows: string[][] = [];
   for (const ngl of [0, Math.floor(layers / 2), layers + 1]) {
     const native = { pp: [] as number[], tg: [] as number[] };

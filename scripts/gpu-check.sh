@@ -2,7 +2,7 @@
 # Builds the CUDA variant of the addon (one architecture) and runs the GPU checks and the
 # GPU benchmark (bench/gpu.ts). Made for a lent GPU machine that has no network: what it
 # lacks travels in .cache/gpu/ (made by scripts/gpu-pack.sh): a node binary, the vendored
-# llama.cpp sources, node_modules. Output goes to $OUT (default .cache/gpu-out).
+# llama.cpp sources, node_modules, and a relocatable cmake + ninja in case the machine has none. Output goes to $OUT (default .cache/gpu-out).
 #
 #   CUDA_ARCH=90 bash scripts/gpu-check.sh
 set -uo pipefail
@@ -18,12 +18,19 @@ step "machine"
 nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version --format=csv || true
 nproc; free -g | head -2
 
-step "node"
-if ! command -v node >/dev/null; then
+step "node, cmake, ninja (the carried ones where the machine has none, or too old)"
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
   mkdir -p /tmp/llama-napi-node && tar -xJf .cache/gpu/node.tar.xz -C /tmp/llama-napi-node
   export PATH=/tmp/llama-napi-node/bin:$PATH
 fi
 node --version || exit 1
+if ! command -v cmake >/dev/null || ! command -v ninja >/dev/null || \
+   [ "$(printf '%s\n' 3.18 "$(cmake --version 2>/dev/null | head -1 | awk '{print $3}')" | sort -V | head -1)" != 3.18 ]; then
+  tar -xJf .cache/gpu/cmake.tar.xz -C /tmp
+  export PATH=/tmp/cmake/bin:$PATH
+fi
+cmake --version | head -1; ninja --version
 [ -d node_modules ] || tar -xJf .cache/gpu/node_modules.tar.xz
 if [ ! -f vendor/llama.cpp/include/llama.h ]; then
   mkdir -p vendor/llama.cpp
@@ -33,11 +40,22 @@ fi
 
 step "toolchain"
 for tool in cmake ninja g++ nvcc; do printf '%s: ' "$tool"; command -v "$tool" || echo missing; done
-NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null || find / -xdev -name nvcc -type f -perm -u+x 2>/dev/null | head -1)
-CUBLAS_H=$(find / -xdev -name cublas_v2.h 2>/dev/null | head -1)
-CUBLAS_SO=$(find / -xdev -name 'libcublas.so*' 2>/dev/null | head -1)
-CUDART_SO=$(find / -xdev -name 'libcudart.so*' 2>/dev/null | head -1)
-echo "nvcc=$NVCC cublas_v2.h=$CUBLAS_H libcublas=$CUBLAS_SO libcudart=$CUDART_SO"
+# One pass over the file system for every CUDA piece (pip wheels put them in site-packages).
+timeout 120 find / \( -path /proc -o -path /sys -o -path /dev -o -path "$PWD" \) -prune -o \
+  \( -name nvcc -o -name cublas_v2.h -o -name 'libcublas.so*' -o -name 'libcudart.so*' -o -name cuda_runtime_api.h \) \
+  -print 2>/dev/null > "$OUT/cuda-files.txt"
+cat "$OUT/cuda-files.txt"
+pick() { grep -E "$1" "$OUT/cuda-files.txt" | head -1; }
+# The real compiler (a wrapper script elsewhere on PATH would hide the toolkit's root).
+NVCC=""
+for candidate in $(grep -E '/bin/nvcc$' "$OUT/cuda-files.txt") $(command -v nvcc); do
+  if [ -e "$(dirname "$(readlink -f "$candidate")")/nvcc.profile" ]; then NVCC=$(readlink -f "$candidate"); break; fi
+done
+CUBLAS_H=$(pick '/cublas_v2\.h$')
+CUBLAS_SO=$(pick '/libcublas\.so')
+CUDART_SO=$(pick '/libcudart\.so')
+RUNTIME_H=$(pick '/cuda_runtime_api\.h$')
+echo "nvcc=$NVCC cublas_v2.h=$CUBLAS_H libcublas=$CUBLAS_SO libcudart=$CUDART_SO cuda_runtime_api.h=$RUNTIME_H"
 [ -n "$NVCC" ] && "$NVCC" --version | tail -2
 if [ -z "$NVCC" ] || [ -z "$CUBLAS_H" ] || [ -z "$CUBLAS_SO" ]; then
   echo "no usable CUDA toolkit (nvcc + cuBLAS) on this machine"
@@ -52,7 +70,7 @@ rm -rf "$ROOT" && mkdir -p "$ROOT/include" "$ROOT/lib64"
 TK=$(dirname "$(dirname "$(readlink -f "$NVCC")")")
 ln -s "$TK/bin" "$ROOT/bin"
 [ -d "$TK/nvvm" ] && ln -s "$TK/nvvm" "$ROOT/nvvm"
-for inc in "$TK/include" "$TK"/targets/*/include "$(dirname "$CUBLAS_H")" "$(dirname "$(find / -xdev -name cuda_runtime_api.h 2>/dev/null | head -1)")"; do
+for inc in "$TK/include" "$TK"/targets/*/include "$(dirname "$CUBLAS_H")" "$(dirname "$RUNTIME_H")"; do
   [ -d "$inc" ] || continue
   for f in "$inc"/*; do [ -e "$ROOT/include/$(basename "$f")" ] || ln -s "$f" "$ROOT/include/"; done
 done
@@ -66,6 +84,10 @@ for name in cublas cublasLt cudart; do
     [ -n "$v" ] && ln -s "$v" "$ROOT/lib64/lib$name.so"
   fi
 done
+# nvcc derives its include and library folders from where it was invoked (TOP/targets/<arch>/…).
+mkdir -p "$ROOT/targets/$(uname -m)-linux"
+ln -s "$ROOT/lib64" "$ROOT/targets/$(uname -m)-linux/lib"
+ln -s "$ROOT/include" "$ROOT/targets/$(uname -m)-linux/include"
 export LD_LIBRARY_PATH=$ROOT/lib64:${LD_LIBRARY_PATH:-}
 
 step "build (CUDA, sm_$ARCH)"
