@@ -35,7 +35,8 @@ export const enum NativeLogLevel {
 export interface NativeModelParams {
   /** Layers to offload; -1 means all. */
   gpuLayers: number;
-  useMmap: boolean;
+  /** undefined/null: llama.cpp chooses (LLAMA_LOAD_MODE_AUTO). */
+  useMmap: boolean | undefined | null;
   useMlock: boolean;
   /** Load only the vocabulary (no weights): enough for tokenize/detokenize. */
   vocabOnly: boolean;

@@ -28,7 +28,10 @@ export interface LoadModelOptions {
    * until the caller opts in. Ignored by CPU-only builds.
    */
   gpuLayers?: number | 'max';
-  /** Map the file into memory instead of reading it (default `true`): faster loads, shared pages. */
+  /**
+   * Map the file into memory (`true`) or read it into buffers (`false`). Default: llama.cpp
+   * decides (as its own tools do): mmap, unless a device in use cannot work from mapped memory.
+   */
   useMmap?: boolean;
   /** Lock the model's memory so the OS cannot swap it out (default `false`; may need privileges). */
   useMlock?: boolean;
@@ -47,7 +50,8 @@ export interface LoadModelOptions {
 export interface ResolvedLoadModelOptions {
   /** Native convention: -1 = all layers. */
   gpuLayers: number;
-  useMmap: boolean;
+  /** `undefined`: llama.cpp's automatic choice. */
+  useMmap: boolean | undefined;
   useMlock: boolean;
   vocabOnly: boolean;
   onProgress: ((progress: number) => void) | undefined;
@@ -57,7 +61,7 @@ export interface ResolvedLoadModelOptions {
 /** Defaults of {@link LoadModelOptions}. */
 export const LOAD_MODEL_DEFAULTS = Object.freeze({
   gpuLayers: 0,
-  useMmap: true,
+  useMmap: undefined,
   useMlock: false,
   vocabOnly: false,
 });

@@ -169,7 +169,8 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   if (!max_value.IsNumber()) ThrowCoded(env, "ERR_INVALID_ARG", "maxTokens must be a number");
   const double max_d = max_value.As<Napi::Number>().DoubleValue();
   const int32_t max_tokens = max_d < 0 || max_d > INT32_MAX ? -1 : static_cast<int32_t>(max_d);
-  std::shared_ptr<llama_sampler> chain(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab), llama_sampler_free);
+  std::shared_ptr<llama_sampler> chain(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
+                                       [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
 
   abort_ = false;  // reset at submission, see Evaluate
   auto* completion = new JsCompletion(env, Value(), info[3].As<Napi::Function>());

@@ -121,7 +121,20 @@ bool ContextEngine::DecodePrompt(const std::vector<llama_token>& tokens) {
     const int32_t n = static_cast<int32_t>(std::min(step, scratch_.size() - i));
     if (!CheckDecode(llama_decode(ctx_, llama_batch_get_one(scratch_.data() + i, n)))) return false;
   }
+  // GPU backends return before the work is done; the prompt time must include it.
+  llama_synchronize(ctx_);
   return true;
+}
+
+llama_token ContextEngine::Argmax() {
+  const float* logits = llama_get_logits_ith(ctx_, -1);
+  if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
+  const int32_t n = VocabSize();
+  llama_token best = 0;
+  for (int32_t i = 1; i < n; i++) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return best;
 }
 
 std::vector<float> ContextEngine::Evaluate(const std::vector<llama_token>& tokens) {
@@ -141,7 +154,9 @@ GenerateResult ContextEngine::Generate(const std::vector<llama_token>& prompt, l
   r.prompt_tokens = static_cast<int32_t>(prompt.size());
 
   // Penalty samplers look back over the prompt too, as llama.cpp's CLI does.
-  for (llama_token t : prompt) llama_sampler_accept(chain, t);
+  if (chain != nullptr) {
+    for (llama_token t : prompt) llama_sampler_accept(chain, t);
+  }
 
   const int64_t t0 = NowMicros();
   if (!DecodePrompt(prompt)) {
@@ -160,7 +175,8 @@ GenerateResult ContextEngine::Generate(const std::vector<llama_token>& prompt, l
       r.finish_reason = "abort";
       break;
     }
-    llama_token token = llama_sampler_sample(chain, ctx_, -1);  // also accepts the token
+    // llama_sampler_sample also accepts the token into the chain.
+    llama_token token = chain != nullptr ? llama_sampler_sample(chain, ctx_, -1) : Argmax();
     if (llama_vocab_is_eog(model_->vocab, token)) {
       r.finish_reason = "eog";
       break;

@@ -49,7 +49,8 @@ class ContextEngine {
   std::vector<float> Evaluate(const std::vector<llama_token>& tokens);
 
   // Clears the sequence, evaluates the prompt, then samples/decodes until end of
-  // generation, `max_tokens` (-1: no limit), a full context or abort.
+  // generation, `max_tokens` (-1: no limit), a full context or abort. A null chain means
+  // greedy (argmax of the logits).
   GenerateResult Generate(const std::vector<llama_token>& prompt, llama_sampler* chain, int32_t max_tokens,
                           const TokenEmitter& emit);
 
@@ -59,6 +60,8 @@ class ContextEngine {
   // Maps a llama_decode status to true (ok), false (aborted) or a thrown NativeError.
   bool CheckDecode(int32_t status);
   void CheckPrompt(const std::vector<llama_token>& tokens) const;
+  // The most likely next token (the first one on ties, as llama.cpp's greedy sampler).
+  llama_token Argmax();
   // Frees the context, then its threadpools.
   void Release();
 

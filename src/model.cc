@@ -144,10 +144,16 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[1].As<Napi::Object>();
   llama_model_params params = llama_model_default_params();
   params.n_gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
-  const bool mmap = opts.Get("useMmap").ToBoolean();
+  Napi::Value mmap_value = opts.Get("useMmap");
   const bool mlock = opts.Get("useMlock").ToBoolean();
-  params.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
-                          : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
+  if (mmap_value.IsBoolean()) {
+    const bool mmap = mmap_value.As<Napi::Boolean>().Value();
+    params.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
+                            : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
+  } else {
+    // llama.cpp's own choice: mmap unless a device in use cannot work from mapped memory.
+    params.load_mode = mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_AUTO;
+  }
   params.vocab_only = opts.Get("vocabOnly").ToBoolean();
   Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
 

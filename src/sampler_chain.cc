@@ -45,6 +45,7 @@ llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_
                                ? stages.Get(n - 1).As<Napi::Object>().Get("type").ToString().Utf8Value()
                                : std::string();
   if (last != "dist" && last != "greedy") ThrowCoded(env, "ERR_INVALID_ARG", "a sampler chain must end with 'dist' or 'greedy'");
+  if (n == 1 && last == "greedy") return nullptr;
   for (uint32_t i = 0; i < n; i++) {
     Napi::Value v = stages.Get(i);
     if (!v.IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "sampler stages must be objects");

@@ -93,6 +93,14 @@ describe('generate', () => {
     }
   });
 
+  it("greedy (the addon's argmax) equals llama.cpp's sampler chain cut to its top token", async () => {
+    // temperature 0 without penalties takes the native argmax path; topK 1 goes through
+    // llama.cpp's own chain (top-k, temperature, seeded draw) and must pick the same tokens.
+    const greedy = await context.generate(PROMPT, { ...GREEDY, maxTokens: 12 }).result;
+    const chain = await context.generate(PROMPT, { temperature: 0.8, topK: 1, repeatPenalty: 1, seed: 7, maxTokens: 12 }).result;
+    assert.deepEqual(chain.tokens, greedy.tokens);
+  });
+
   it('reproduces seeded sampling, and different seeds differ', async () => {
     const options = { temperature: 1, topK: 0, topP: 1, minP: 0, maxTokens: 8 };
     const a = await context.generate(PROMPT, { ...options, seed: 123 }).result;

@@ -232,7 +232,7 @@ describe('loadModel options', () => {
   it('has the documented defaults', () => {
     assert.deepEqual(resolveLoadModelOptions(undefined), {
       gpuLayers: 0,
-      useMmap: true,
+      useMmap: undefined,
       useMlock: false,
       vocabOnly: false,
       onProgress: undefined,
