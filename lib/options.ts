@@ -3,7 +3,7 @@
  * fill in defaults. Every default lives here, in one place, so that a benchmark or a policy
  * change edits one line.
  */
-import { availableParallelism } from 'node:os';
+import { physicalCores } from './cpu.js';
 import { getRandomValues } from 'node:crypto';
 import {
   INT32_MAX,
@@ -107,8 +107,10 @@ export interface ContextOptions {
   /** Threads for prompt processing, `[1, 256]`. Default `threads`. */
   threadsBatch?: number;
   /**
-   * ggml thread-pool polling, `[0, 100]`: how busily worker threads wait for work.
-   * Default `0` (threads sleep between graph computations: no idle CPU burn).
+   * ggml thread-pool polling, `[0, 100]`: how long idle compute threads spin before they
+   * sleep (0: sleep at once). Default `0`. Builds whose ggml uses OpenMP (the default on
+   * Linux with GCC) run the compute threads on OpenMP's team instead, which spins briefly
+   * after each graph and then sleeps whatever this says; there it changes nothing (measured).
    */
   poll?: number;
 }
@@ -136,11 +138,13 @@ export const DEFAULT_BATCH_SIZE = 512;
 export const DEFAULT_POLL = 0;
 
 /**
- * The default thread count for new contexts. One function, so the benchmark that decides the
- * final policy (all logical CPUs vs physical cores) changes one line.
+ * The default thread count for new contexts: one per physical core, as llama.cpp's tools do.
+ * Measured here (2 vCPUs, `npm run bench -- --sweep`): 2 threads give 1.7× the generation
+ * speed of 1 with an event-loop p99 under 2 ms either way, so the JS thread does not need a
+ * core of its own: the compute threads wait on the decode's memory traffic often enough.
  */
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
+  return Math.max(1, Math.min(MAX_THREADS, physicalCores()));
 }
 
 const CONTEXT_KEYS = ['contextSize', 'batchSize', 'ubatchSize', 'threads', 'threadsBatch', 'poll'] as const;

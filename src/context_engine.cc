@@ -48,8 +48,9 @@ ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::a
   }
 
   if (tp_api_.create && tp_api_.destroy) {
-    // Persistent compute threads (as llama-bench uses): without them ggml builds a
-    // throw-away threadpool for every decode, which costs a thread spawn per token.
+    // A persistent threadpool attached to the context, as llama-bench does: without one,
+    // ggml (built without OpenMP) makes a throw-away pool for every graph, a thread spawn per
+    // token. With OpenMP the team is OpenMP's, kept per calling thread: our loop thread.
     auto make = [&](int32_t n) {
       ggml_threadpool_params tpp = ggml_threadpool_params_default(n);
       tpp.poll = p.poll;
