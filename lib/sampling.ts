@@ -4,17 +4,13 @@
  * common sampler (`common/sampling.cpp`) so results are comparable with llama-cli.
  */
 import type { NativeSamplerStage } from './native.js';
+import type { ResolvedGenerateOptions } from './options.js';
 
 /** The sampling settings the chain is built from (a subset of the resolved generate options). @internal */
-export interface SamplingSettings {
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  repeatPenalty: number;
-  repeatLastN: number;
-  seed: number;
-}
+export type SamplingSettings = Pick<
+  ResolvedGenerateOptions,
+  'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed'
+>;
 
 /** Every truncating sampler keeps at least this many candidates, so the chain never empties. */
 const MIN_KEEP = 1;
