@@ -23,4 +23,16 @@ Napi::Error CodedError(Napi::Env env, const std::string& code, const std::string
 // Throws a coded JS exception (node-addon-api is built with C++ exceptions).
 [[noreturn]] void ThrowCoded(Napi::Env env, const std::string& code, const std::string& message);
 
+// Runs the body of a thread-safe-function callback. Such a callback is a C callback: an
+// exception escaping it would terminate the process. While an environment is torn down
+// (worker.terminate(), exit) every call into JS fails and node-addon-api throws, so those
+// failures are dropped here: nobody is left to receive the value.
+template <typename Body>
+void GuardJsCallback(Body&& body) noexcept {
+  try {
+    body();
+  } catch (...) {
+  }
+}
+
 }  // namespace llama_napi

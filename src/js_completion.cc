@@ -19,7 +19,7 @@ void JsCompletion::PushToken(int32_t token, const char* bytes, size_t length) {
     if (drain_queued_) return;
     drain_queued_ = true;
   }
-  tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) { Drain(env, fn); });
+  tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) { GuardJsCallback([&] { Drain(env, fn); }); });
 }
 
 void JsCompletion::Drain(Napi::Env env, Napi::Function on_tokens) {
@@ -36,11 +36,7 @@ void JsCompletion::Drain(Napi::Env env, Napi::Function on_tokens) {
   std::memcpy(ids.Data(), tokens.data(), tokens.size() * sizeof(int32_t));
   Napi::Uint8Array text = Napi::Uint8Array::New(env, bytes.size());
   if (!bytes.empty()) std::memcpy(text.Data(), bytes.data(), bytes.size());
-  // A throwing JS callback must not stop the stream; the TS layer never throws here.
-  try {
-    on_tokens.Call({ids, text});
-  } catch (const Napi::Error&) {
-  }
+  on_tokens.Call({ids, text});
 }
 
 void JsCompletion::Settle(std::function<void(Napi::Env)> settle) {
@@ -48,9 +44,9 @@ void JsCompletion::Settle(std::function<void(Napi::Env)> settle) {
   // `this` may be deleted on the JS thread before BlockingCall returns: use a copy.
   Napi::ThreadSafeFunction tsfn = tsfn_;
   napi_status status = tsfn.BlockingCall([this, settle = std::move(settle)](Napi::Env env, Napi::Function fn) {
-    Drain(env, fn);
-    settle(env);
-    owner_.Reset();
+    GuardJsCallback([&] { Drain(env, fn); });
+    GuardJsCallback([&] { settle(env); });
+    GuardJsCallback([&] { owner_.Reset(); });
     delete this;
   });
   // On napi_closing the environment is shutting down: nobody is left to settle for.

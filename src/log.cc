@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 
+#include "errors.h"
 #include "ggml.h"
 #include "llama.h"
 
@@ -44,7 +45,7 @@ void OnLog(ggml_log_level raw_level, const char* text, void*) {
     napi_status status = sink.fn.NonBlockingCall(line, [](Napi::Env env, Napi::Function fn, std::pair<int, std::string>* data) {
       std::unique_ptr<std::pair<int, std::string>> owned(data);
       if (env == nullptr || fn.IsEmpty()) return;
-      fn.Call({Napi::Number::New(env, owned->first), Napi::String::New(env, owned->second)});
+      GuardJsCallback([&] { fn.Call({Napi::Number::New(env, owned->first), Napi::String::New(env, owned->second)}); });
     });
     if (status != napi_ok) delete line;
   }

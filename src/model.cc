@@ -25,6 +25,10 @@ class LoadJob {
     AddonData::Of(owner->Env()).loads.insert(abort_);
   }
 
+  ~LoadJob() {
+    if (model_ != nullptr) llama_model_free(model_);  // only when settling failed (teardown)
+  }
+
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   // Worker thread.
@@ -44,13 +48,18 @@ class LoadJob {
       }
     }
     Napi::ThreadSafeFunction tsfn = tsfn_;  // `this` is gone once the settle ran
-    tsfn.BlockingCall([this](Napi::Env env, Napi::Function) { Settle(env); });
+    tsfn.BlockingCall([this](Napi::Env env, Napi::Function) { Settle(env); });  // Settle guards itself
     tsfn.Release();
   }
 
  private:
   // JS thread.
   void Settle(Napi::Env env) {
+    GuardJsCallback([&] { SettleUnguarded(env); });
+    delete this;
+  }
+
+  void SettleUnguarded(Napi::Env env) {
     AddonData::Of(env).loads.erase(abort_);
     owner_->loading_ = false;
     if (model_ != nullptr && (owner_->disposed_ || abort_->load())) {
@@ -63,9 +72,9 @@ class LoadJob {
       deferred_.Reject(CodedError(env, code_, message_).Value());
     } else {
       owner_->handle_ = std::make_shared<ModelHandle>(model_, params_.vocab_only);
+      model_ = nullptr;  // owned by the handle now
       deferred_.Resolve(env.Undefined());
     }
-    delete this;
   }
 
   // Worker thread; llama.cpp calls this many times per percent: JS hears every 1%.
@@ -73,7 +82,9 @@ class LoadJob {
     auto* self = static_cast<LoadJob*>(user_data);
     if (self->has_progress_ && (progress >= 1.0f || progress - self->last_sent_ >= 0.01f)) {
       self->last_sent_ = progress;
-      self->tsfn_.NonBlockingCall([progress](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, progress)}); });
+      self->tsfn_.NonBlockingCall([progress](Napi::Env env, Napi::Function fn) {
+        GuardJsCallback([&] { fn.Call({Napi::Number::New(env, progress)}); });
+      });
     }
     return !self->abort_->load();
   }
