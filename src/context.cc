@@ -201,10 +201,10 @@ void Context::Abort(const Napi::CallbackInfo&) { abort_ = true; }
 
 Napi::Value Context::Dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto deferred = Napi::Promise::Deferred::New(env);
   if (!loop_ || disposed_) {
-    deferred.Resolve(env.Undefined());
-    return deferred.Promise();
+    auto done = Napi::Promise::Deferred::New(env);
+    done.Resolve(env.Undefined());
+    return done.Promise();
   }
   disposed_ = true;
   abort_ = true;
