@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'ERR_NATIVE'
   | 'ERR_FILE_NOT_FOUND'
   | 'ERR_NOT_A_FILE'
-  | 'ERR_GGUF_INVALID';
+  | 'ERR_GGUF_INVALID'
+  | 'ERR_QUANTIZE';
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_MODEL_LOAD',
@@ -34,6 +35,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_FILE_NOT_FOUND',
   'ERR_NOT_A_FILE',
   'ERR_GGUF_INVALID',
+  'ERR_QUANTIZE',
 ]);
 
 /** Whether `value` is one of the known {@link ErrorCode}s. */

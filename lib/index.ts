@@ -22,6 +22,7 @@ export {
 } from './options.js';
 export { LlamaError, isLlamaError, type ErrorCode } from './errors.js';
 export { setLogger, type Logger, type LogLevel, type SetLoggerOptions } from './logger.js';
+export { quantize, QUANTIZATION_TYPES, type QuantizationType, type QuantizeOptions } from './quantize.js';
 export { getBuildInfo, type BuildInfo } from './build-info.js';
 export {
   readGguf,

@@ -20,6 +20,7 @@ export type NativeErrorCode =
   | 'ERR_DISPOSED'
   | 'ERR_INVALID_ARG'
   | 'ERR_BUSY'
+  | 'ERR_QUANTIZE'
   | 'ERR_NATIVE';
 
 /** llama.cpp log levels as ggml numbers them (ggml_log_level). */
@@ -148,6 +149,13 @@ export interface NativeContext {
   dispose(): Promise<void>;
 }
 
+export interface NativeQuantizeParams {
+  /** Target `llama_ftype` (validated in TS: one llama.cpp produces without an importance matrix). */
+  ftype: number;
+  /** Threads for quantizing rows. */
+  threads: number;
+}
+
 export interface NativeAddon {
   Model: new () => NativeModel;
   Context: new (model: NativeModel) => NativeContext;
@@ -160,6 +168,13 @@ export interface NativeAddon {
   shutdown(): void;
   /** llama.cpp's version string and system info (CPU features compiled in). */
   buildInfo(): { llamaVersion: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
+  /**
+   * Runs llama_model_quantize(input → output) on a libuv worker. `onProgress` receives 0..1
+   * (derived from llama.cpp's per-tensor log lines, at most every 1%, then 1 on success),
+   * always before the promise settles. Rejects with ERR_QUANTIZE (message has llama.cpp's
+   * error lines). Cannot be interrupted once started.
+   */
+  quantize(input: string, output: string, params: NativeQuantizeParams, onProgress: ((progress: number) => void) | null): Promise<void>;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -10,6 +10,7 @@
 #include "llama.h"
 #include "log.h"
 #include "model.h"
+#include "quantize.h"
 
 namespace llama_napi {
 
@@ -63,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
   exports.Set("shutdown", Napi::Function::New<ShutdownAll>(env, "shutdown"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
+  exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   return exports;
 }
 

@@ -24,6 +24,7 @@ int g_envs = 0;
 thread_local std::string t_recent;
 thread_local int t_last_level = GGML_LOG_LEVEL_INFO;
 constexpr size_t kRecentMax = 2048;
+thread_local std::function<void(int, const char*)> t_observer;
 
 void Remember(int level, const char* text) {
   if (level < GGML_LOG_LEVEL_WARN) return;
@@ -37,6 +38,13 @@ void OnLog(ggml_log_level raw_level, const char* text, void*) {
   int level = raw_level == GGML_LOG_LEVEL_CONT ? t_last_level : static_cast<int>(raw_level);
   t_last_level = level;
   Remember(level, text);
+  if (t_observer) {
+    try {
+      t_observer(level, text);
+    } catch (...) {
+      // An observer must not throw into llama.cpp; if it does, the line is simply not observed.
+    }
+  }
 
   std::lock_guard<std::mutex> lock(g_mutex);
   for (auto& [env, sink] : g_sinks) {
@@ -87,5 +95,7 @@ std::string LogTakeRecent() {
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
 }
+
+void LogSetThreadObserver(std::function<void(int level, const char* text)> observer) { t_observer = std::move(observer); }
 
 }  // namespace llama_napi

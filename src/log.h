@@ -6,6 +6,7 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <string>
 
 namespace llama_napi {
@@ -20,5 +21,22 @@ void LogSetSink(Napi::Env env, Napi::Function logger, int min_level);
 
 // Warning/error text llama.cpp logged on this thread since the last LogTakeRecent().
 std::string LogTakeRecent();
+
+// Sets (or, with an empty function, clears) an observer of every line llama.cpp logs on the
+// calling thread, at any level (CONT lines carry the level of the line they continue). For
+// llama.cpp calls whose only progress report is their log (llama_model_quantize). The
+// observer runs inside llama.cpp's log call: it must be quick and must not throw.
+void LogSetThreadObserver(std::function<void(int level, const char* text)> observer);
+
+// Sets a thread observer for the lifetime of the scope.
+class ScopedLogObserver {
+ public:
+  explicit ScopedLogObserver(std::function<void(int level, const char* text)> observer) {
+    LogSetThreadObserver(std::move(observer));
+  }
+  ~ScopedLogObserver() { LogSetThreadObserver(nullptr); }
+  ScopedLogObserver(const ScopedLogObserver&) = delete;
+  ScopedLogObserver& operator=(const ScopedLogObserver&) = delete;
+};
 
 }  // namespace llama_napi
