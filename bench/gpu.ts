@@ -7,7 +7,7 @@
  * 2. Speed: for gpuLayers 0, half and all, llama-bench and the binding alternate on the
  *    benchmark's Mixtral-shaped Q4_K_M model with the same settings; ratios binding/native.
  *
- * Usage: node --import tsx bench/gpu.ts [--out DIR] [--threads N] [--rounds N]
+ * Usage: node --import tsx bench/gpu.ts [--out DIR] [--threads N] [--rounds N] [--correctness-only]
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -122,6 +122,6 @@ async function speed(): Promise<void> {
 
 say(`# llama-napi GPU check\n${JSON.stringify(getBuildInfo())}\n`);
 const ok = await correctness();
-await speed();
+if (!args.includes('--correctness-only')) await speed();
 writeFileSync(join(outDir, 'gpu-results.md'), `${lines.join('\n')}\n`);
 process.exitCode = ok ? 0 : 1;
