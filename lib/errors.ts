@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'ERR_FILE_NOT_FOUND'
   | 'ERR_NOT_A_FILE'
   | 'ERR_GGUF_INVALID'
-  | 'ERR_QUANTIZE';
+  | 'ERR_QUANTIZE'
+  | 'ERR_INSUFFICIENT_MEMORY';
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_MODEL_LOAD',
@@ -36,6 +37,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_NOT_A_FILE',
   'ERR_GGUF_INVALID',
   'ERR_QUANTIZE',
+  'ERR_INSUFFICIENT_MEMORY',
 ]);
 
 /** Whether `value` is one of the known {@link ErrorCode}s. */

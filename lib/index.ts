@@ -16,10 +16,17 @@ export {
   type LoadModelOptions,
   type ContextOptions,
   type GenerateOptions,
+  type SplitMode,
+  type AutoFitOptions,
+  type TensorOverride,
+  type FlashAttention,
+  type KvCacheType,
   defaultThreads,
   LOAD_MODEL_DEFAULTS,
   GENERATE_DEFAULTS,
 } from './options.js';
+export { listDevices, type Device } from './devices.js';
+export { estimateMemory, type EstimateMemoryOptions, type MemoryEstimate, type MemoryUsage } from './estimate.js';
 export { LlamaError, isLlamaError, type ErrorCode } from './errors.js';
 export { setLogger, type Logger, type LogLevel, type SetLoggerOptions } from './logger.js';
 export { quantize, QUANTIZATION_TYPES, type QuantizationType, type QuantizeOptions } from './quantize.js';

@@ -8,7 +8,16 @@ import { readGguf } from './gguf/index.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
 import { guardCallback } from './logger.js';
 import type { NativeModel, NativeModelInfo } from './native.js';
-import { resolveContextOptions, resolveLoadModelOptions, type ContextOptions, type LoadModelOptions } from './options.js';
+import { listDevices } from './devices.js';
+import {
+  placementOverrides,
+  SPLIT_MODE_NUMBERS,
+  resolveContextOptions,
+  resolveLoadModelOptions,
+  type ContextOptions,
+  type LoadModelOptions,
+} from './options.js';
+import { fitGpuLayers, modelShape } from './estimate.js';
 import { booleanOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
 
 /** Facts about a loaded model. */
@@ -218,14 +227,17 @@ export class Model implements AsyncDisposable {
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   const callerStack = captureCallerStack(loadModel);
   nonEmptyString('path', path);
-  const opts = resolveLoadModelOptions(options);
+  const opts = resolveLoadModelOptions(options, () => listDevices().map((d) => d.name));
   const { signal } = opts;
   const aborted = (): LlamaError => new LlamaError('ERR_ABORTED', `Loading "${path}" was aborted`, { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
 
   let fileSize: number;
+  let shape: ReturnType<typeof modelShape>;
   try {
-    fileSize = (await readGguf(path)).fileSize;
+    const gguf = await readGguf(path);
+    fileSize = gguf.fileSize;
+    shape = modelShape(gguf);
   } catch (error) {
     throw withCallerStack(
       new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error }),
@@ -233,6 +245,17 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
     );
   }
   if (signal?.aborted) throw aborted();
+  let gpuLayers: number;
+  if (opts.gpuLayers === 'auto' && !opts.vocabOnly) {
+    try {
+      gpuLayers = await fitGpuLayers(path, opts, shape);
+    } catch (error) {
+      throw withCallerStack(error as Error, callerStack);
+    }
+    if (signal?.aborted) throw aborted();
+  } else {
+    gpuLayers = opts.gpuLayers === 'auto' ? 0 : opts.gpuLayers;
+  }
 
   const nativeModel = new (loadAddon().Model)();
   const onAbort = (): void => nativeModel.abortLoad();
@@ -241,7 +264,16 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   try {
     await nativeModel.load(
       path,
-      { gpuLayers: opts.gpuLayers, useMmap: opts.useMmap, useMlock: opts.useMlock, vocabOnly: opts.vocabOnly },
+      {
+        gpuLayers,
+        useMmap: opts.useMmap,
+        useMlock: opts.useMlock,
+        vocabOnly: opts.vocabOnly,
+        mainGpu: opts.mainGpu,
+        splitMode: opts.splitMode === undefined ? undefined : SPLIT_MODE_NUMBERS[opts.splitMode],
+        tensorSplit: opts.tensorSplit,
+        tensorOverrides: opts.vocabOnly ? [] : placementOverrides(opts, shape.layerCount),
+      },
       onProgress,
     );
     // The signal may fire after the last progress report: the caller still asked to abort.

@@ -41,6 +41,29 @@ export interface NativeModelParams {
   useMlock: boolean;
   /** Load only the vocabulary (no weights): enough for tokenize/detokenize. */
   vocabOnly: boolean;
+  /** Absent: llama.cpp's default (0). */
+  mainGpu?: number;
+  /** llama_split_mode: 0 none, 1 layer, 2 row. Absent: llama.cpp's default (layer). */
+  splitMode?: number;
+  /** Proportions per device (≤ llama_max_devices()); absent or empty: llama.cpp's default. */
+  tensorSplit?: number[];
+  /**
+   * Tensor-name regexes (std::regex, searched) → 'cpu' or a ggml device name, first match wins.
+   * The addon compiles each pattern before the load and rejects bad ones with ERR_INVALID_ARG.
+   */
+  tensorOverrides?: Array<{ pattern: string; device: string }>;
+}
+
+/** One ggml backend device (ggml_backend_dev_*). */
+export interface NativeDevice {
+  name: string;
+  description: string;
+  type: 'cpu' | 'gpu' | 'igpu' | 'accel' | 'other';
+  /** The backend (registry) name, e.g. "CPU", "CUDA", "Metal". */
+  backend: string;
+  /** Bytes, as ggml_backend_dev_memory reports them. */
+  memoryFree: number;
+  memoryTotal: number;
 }
 
 export interface NativeModelInfo {
@@ -69,6 +92,23 @@ export interface NativeModelInfo {
   metadata: Record<string, string>;
 }
 
+/** Bytes one device (or the host) would hold. */
+export interface NativeMemoryUsage {
+  name: string;
+  weights: number;
+  kvCache: number;
+  compute: number;
+  /** Free and total memory of the device now (ggml_backend_dev_memory). */
+  free: number;
+  memoryTotal: number;
+}
+
+export interface NativeMemoryEstimate {
+  /** The devices the model would use, in llama.cpp's order (GPUs; empty when nothing is offloaded). */
+  devices: NativeMemoryUsage[];
+  host: NativeMemoryUsage;
+}
+
 export interface NativeContextParams {
   contextSize: number;
   batchSize: number;
@@ -79,6 +119,11 @@ export interface NativeContextParams {
   poll: number;
   /** Max parallel sequences the context is created for (1 for now). */
   sequences: number;
+  /** llama_flash_attn_type by name; absent: auto. */
+  flashAttention?: 'auto' | 'on' | 'off';
+  /** KV cache ggml types by name; absent: f16. A quantized V with flashAttention 'off' is ERR_INVALID_ARG. */
+  kvCacheTypeK?: 'f16' | 'q8_0' | 'q4_0';
+  kvCacheTypeV?: 'f16' | 'q8_0' | 'q4_0';
 }
 
 /** One stage of a sampler chain, applied in array order. Policy (order, defaults) lives in TS. */
@@ -166,6 +211,15 @@ export interface NativeAddon {
    * afterwards no context can run again.
    */
   shutdown(): void;
+  /**
+   * Loads the file's metadata with llama_model_params.no_alloc and plans one context, on a libuv
+   * worker, and reports what llama.cpp would allocate (llama_get_memory_breakdown), by device;
+   * host buffer types are summed into `host`. Nothing is allocated. Rejects ERR_MODEL_LOAD /
+   * ERR_CONTEXT_CREATE / ERR_INVALID_ARG.
+   */
+  estimateMemory(path: string, model: NativeModelParams, context: NativeContextParams): Promise<NativeMemoryEstimate>;
+  /** The ggml backend devices in registry order, with their memory now. */
+  listDevices(): NativeDevice[];
   /** llama.cpp's version string and system info (CPU features compiled in). */
   buildInfo(): { llamaVersion: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
   /**

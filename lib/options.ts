@@ -13,6 +13,7 @@ import {
   numberOption,
   optionsObject,
   signalOption,
+  rangeError,
   stringListOption,
   typeError,
 } from './validate.js';
@@ -23,11 +24,56 @@ import {
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   /**
-   * How many layers to offload to the GPU: a non-negative integer, or `'max'` for all of them.
-   * Default `0` (CPU only), so a machine without a GPU backend behaves the same as one with it
-   * until the caller opts in. Ignored by CPU-only builds.
+   * How many layers to offload to the GPU: a non-negative integer, `'max'` for all of them, or
+   * `'auto'`: as many as fit in the GPUs' free memory, each keeping `autoFit.margin` bytes
+   * free, for the context described by `autoFit.context` — measured before loading with
+   * {@link estimateMemory} (a few metadata-only simulations). With `'auto'`, a model whose
+   * weights, KV cache and compute buffers fit nowhere fails with `ERR_INSUFFICIENT_MEMORY`
+   * before anything is allocated. Default `0` (CPU only), so a machine without a GPU backend
+   * behaves the same as one with it until the caller opts in. Ignored by CPU-only builds.
    */
-  gpuLayers?: number | 'max';
+  gpuLayers?: number | 'max' | 'auto';
+  /** What `gpuLayers: 'auto'` plans for; ignored otherwise. */
+  autoFit?: AutoFitOptions;
+  /**
+   * The GPU (index among the GPU devices llama.cpp uses) that holds the whole model when
+   * `splitMode` is `'none'`, and the small intermediate results when it is `'row'`
+   * (llama.cpp's `--main-gpu`). An integer `>= 0`. Default: llama.cpp's (`0`).
+   */
+  mainGpu?: number;
+  /**
+   * How a model is spread over several GPUs (llama.cpp's `--split-mode`): `'none'` (one GPU,
+   * `mainGpu`), `'layer'` (whole layers and their KV cache per GPU) or `'row'` (rows of each
+   * weight split across GPUs, where the backend supports it). Default: llama.cpp's (`'layer'`).
+   */
+  splitMode?: SplitMode;
+  /**
+   * Share of the offloaded model per GPU, in device order (llama.cpp's `--tensor-split`), e.g.
+   * `[3, 1]`: proportions, not percentages. Non-negative finite numbers, at most
+   * `llama_max_devices()` (16) of them. Default: by each device's free memory.
+   */
+  tensorSplit?: readonly number[];
+  /**
+   * Keep the Mixture-of-Experts expert tensors of **all** layers in host memory while the rest
+   * of each offloaded layer goes to the GPU (llama.cpp's `--cpu-moe`). Default `false`.
+   * No effect on a dense model or a CPU-only build.
+   */
+  cpuMoe?: boolean;
+  /**
+   * Keep the expert tensors of the **first N** layers in host memory (llama.cpp's
+   * `--n-cpu-moe N`). An integer `>= 0`; values beyond the layer count mean all layers.
+   * Default `0`. Ignored when `cpuMoe` is `true`.
+   */
+  nCpuMoe?: number;
+  /**
+   * Place tensors by name (llama.cpp's `--override-tensor`): each tensor goes to the buffer of
+   * the first entry whose `pattern` (a regular expression searched in the tensor name, e.g.
+   * `'blk\\.[0-9]+\\.ffn_down'`) matches it. `device` is `'cpu'` (host memory) or a device
+   * name from {@link listDevices} (case-insensitive), meaning that device's default buffer.
+   * Patterns are run by C++ `std::regex` (ECMAScript grammar): no lookbehind or named groups.
+   * Applied before `cpuMoe`/`nCpuMoe`, so an explicit entry wins. At most 1024 entries.
+   */
+  tensorOverrides?: readonly TensorOverride[];
   /**
    * Map the file into memory (`true`) or read it into buffers (`false`). Default: llama.cpp
    * decides (as its own tools do): mmap, unless a device in use cannot work from mapped memory.
@@ -46,10 +92,44 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
+/** See {@link LoadModelOptions.autoFit}. */
+export interface AutoFitOptions {
+  /**
+   * The context the offload must leave room for (size, batch sizes, KV cache types), as it
+   * will be passed to {@link Model.createContext}. Default: the {@link ContextOptions} defaults.
+   */
+  context?: ContextOptions;
+  /** Bytes to keep free on each GPU, a non-negative integer. Default 1 GiB, as llama.cpp's `--fit`. */
+  margin?: number;
+}
+
+/** Default {@link AutoFitOptions.margin}: llama.cpp's own per-device fit target. */
+export const DEFAULT_FIT_MARGIN = 1024 * 1024 * 1024;
+
+/** How llama.cpp spreads a model over several GPUs; see {@link LoadModelOptions.splitMode}. */
+export type SplitMode = 'none' | 'layer' | 'row';
+
+/** One entry of {@link LoadModelOptions.tensorOverrides}. */
+export interface TensorOverride {
+  /** Regular expression searched in each tensor name (e.g. `blk.3.ffn_up_exps.weight`). */
+  pattern: string;
+  /** `'cpu'` for host memory, or a device name from {@link listDevices}. */
+  device: string;
+}
+
 /** {@link LoadModelOptions} after validation, with defaults applied. @internal */
 export interface ResolvedLoadModelOptions {
-  /** Native convention: -1 = all layers. */
-  gpuLayers: number;
+  /** Native convention: -1 = all layers; 'auto' is resolved by loadModel before loading. */
+  gpuLayers: number | 'auto';
+  /** Validated `autoFit.context` (resolved later, against the model's trained length) and margin. */
+  autoFit: { context: unknown; margin: number };
+  /** `undefined`: llama.cpp's default. */
+  mainGpu: number | undefined;
+  splitMode: SplitMode | undefined;
+  tensorSplit: number[] | undefined;
+  cpuMoe: boolean;
+  nCpuMoe: number;
+  tensorOverrides: TensorOverride[];
   /** `undefined`: llama.cpp's automatic choice. */
   useMmap: boolean | undefined;
   useMlock: boolean;
@@ -64,15 +144,49 @@ export const LOAD_MODEL_DEFAULTS = Object.freeze({
   useMmap: undefined,
   useMlock: false,
   vocabOnly: false,
+  cpuMoe: false,
+  nCpuMoe: 0,
 });
 
-const LOAD_MODEL_KEYS = ['gpuLayers', 'useMmap', 'useMlock', 'vocabOnly', 'onProgress', 'signal'] as const;
+const LOAD_MODEL_KEYS = [
+  'gpuLayers',
+  'autoFit',
+  'mainGpu',
+  'splitMode',
+  'tensorSplit',
+  'cpuMoe',
+  'nCpuMoe',
+  'tensorOverrides',
+  'useMmap',
+  'useMlock',
+  'vocabOnly',
+  'onProgress',
+  'signal',
+] as const;
 
-/** Validates {@link LoadModelOptions} and applies defaults. @internal */
-export function resolveLoadModelOptions(options: unknown): ResolvedLoadModelOptions {
+/** llama.cpp's `llama_max_devices()`: the length of its tensor-split array. */
+export const MAX_DEVICES = 16;
+/** Most {@link LoadModelOptions.tensorOverrides} entries (llama.cpp allows 4096 overrides in all). */
+export const MAX_TENSOR_OVERRIDES = 1024;
+
+/** llama.cpp's `LLM_FFN_EXPS_REGEX` (common/common.h): the expert tensors of a MoE layer. */
+export const EXPERT_TENSORS_PATTERN = '\\.ffn_(up|down|gate|gate_up)_(ch|)exps';
+
+/**
+ * Validates {@link LoadModelOptions} and applies defaults. @internal
+ * @param deviceNames - the device names `tensorOverrides` may name (besides `'cpu'`); omitted: not checked here
+ */
+export function resolveLoadModelOptions(options: unknown, deviceNames?: () => readonly string[]): ResolvedLoadModelOptions {
   const o = optionsObject(options, 'loadModel options', LOAD_MODEL_KEYS);
   return {
     gpuLayers: o.gpuLayers === undefined ? LOAD_MODEL_DEFAULTS.gpuLayers : gpuLayersOption(o.gpuLayers),
+    autoFit: autoFitOption(o.autoFit),
+    mainGpu: o.mainGpu === undefined ? undefined : integerOption('mainGpu', o.mainGpu, { min: 0, max: MAX_DEVICES - 1 }),
+    splitMode: o.splitMode === undefined ? undefined : enumOption('splitMode', o.splitMode, SPLIT_MODES),
+    tensorSplit: o.tensorSplit === undefined ? undefined : tensorSplitOption(o.tensorSplit),
+    cpuMoe: o.cpuMoe === undefined ? LOAD_MODEL_DEFAULTS.cpuMoe : booleanOption('cpuMoe', o.cpuMoe),
+    nCpuMoe: o.nCpuMoe === undefined ? LOAD_MODEL_DEFAULTS.nCpuMoe : integerOption('nCpuMoe', o.nCpuMoe, { min: 0, max: INT32_MAX }),
+    tensorOverrides: o.tensorOverrides === undefined ? [] : tensorOverridesOption(o.tensorOverrides, deviceNames),
     useMmap: o.useMmap === undefined ? LOAD_MODEL_DEFAULTS.useMmap : booleanOption('useMmap', o.useMmap),
     useMlock: o.useMlock === undefined ? LOAD_MODEL_DEFAULTS.useMlock : booleanOption('useMlock', o.useMlock),
     vocabOnly: o.vocabOnly === undefined ? LOAD_MODEL_DEFAULTS.vocabOnly : booleanOption('vocabOnly', o.vocabOnly),
@@ -81,10 +195,96 @@ export function resolveLoadModelOptions(options: unknown): ResolvedLoadModelOpti
   };
 }
 
-function gpuLayersOption(value: unknown): number {
+const SPLIT_MODES = ['none', 'layer', 'row'] as const;
+/** llama_split_mode numbers. @internal */
+export const SPLIT_MODE_NUMBERS = { none: 0, layer: 1, row: 2 } as const;
+
+/** Validates a string option against its allowed values (wrong type: TypeError; unknown value: RangeError). */
+function enumOption<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  const expected = `one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (typeof value !== 'string') throw typeError(name, expected, value);
+  if (!(allowed as readonly string[]).includes(value)) throw rangeError(name, expected, value);
+  return value as T;
+}
+
+function tensorSplitOption(value: unknown): number[] {
+  const expected = `an array of at most ${MAX_DEVICES} non-negative finite numbers`;
+  if (!Array.isArray(value)) throw typeError('tensorSplit', expected, value);
+  if (value.length > MAX_DEVICES) {
+    throw new RangeError(`Invalid option "tensorSplit": expected ${expected}, got ${value.length} numbers`);
+  }
+  return value.map((item: unknown, index) => numberOption(`tensorSplit[${index}]`, item, { min: 0 }));
+}
+
+function tensorOverridesOption(value: unknown, deviceNames: (() => readonly string[]) | undefined): TensorOverride[] {
+  const expected = `an array of at most ${MAX_TENSOR_OVERRIDES} { pattern, device } objects`;
+  if (!Array.isArray(value)) throw typeError('tensorOverrides', expected, value);
+  if (value.length > MAX_TENSOR_OVERRIDES) {
+    throw new RangeError(`Invalid option "tensorOverrides": expected ${expected}, got ${value.length} entries`);
+  }
+  let known: string[] | undefined;
+  return value.map((item: unknown, index) => {
+    const name = `tensorOverrides[${index}]`;
+    const entry = optionsObject(item, `${name} entry`, ['pattern', 'device']);
+    if (item === undefined) throw typeError(name, 'a { pattern, device } object', item);
+    const pattern = entry.pattern;
+    if (typeof pattern !== 'string') throw typeError(`${name}.pattern`, 'a regular expression string', pattern);
+    if (pattern.length === 0) throw rangeError(`${name}.pattern`, 'a non-empty regular expression string', pattern);
+    try {
+      new RegExp(pattern);
+    } catch (error) {
+      throw rangeError(`${name}.pattern`, `a valid regular expression (${(error as Error).message})`, pattern);
+    }
+    // JS accepts both, C++ std::regex (which llama.cpp runs) rejects them.
+    if (pattern.includes('(?<')) {
+      throw rangeError(`${name}.pattern`, 'a std::regex ECMAScript pattern (no lookbehind, no named groups)', pattern);
+    }
+    const device = entry.device;
+    if (typeof device !== 'string') throw typeError(`${name}.device`, '"cpu" or a device name from listDevices()', device);
+    if (device.toLowerCase() !== 'cpu' && deviceNames) {
+      known ??= deviceNames().map((n) => n.toLowerCase());
+      if (!known.includes(device.toLowerCase())) {
+        throw rangeError(`${name}.device`, `"cpu" or a device name from listDevices() (${known.join(', ')})`, device);
+      }
+    }
+    return { pattern, device };
+  });
+}
+
+/**
+ * The override list a load hands to llama.cpp: the caller's entries first (first match wins),
+ * then `cpuMoe` (all layers' experts to the host) or `nCpuMoe` (layers `0 … N-1`), written as
+ * llama.cpp's `--cpu-moe` / `--n-cpu-moe` write them. @internal
+ *
+ * @param layerCount - the model's block count, to bound `nCpuMoe` (undefined: unknown)
+ */
+export function placementOverrides(o: ResolvedLoadModelOptions, layerCount: number | undefined): TensorOverride[] {
+  const out = [...o.tensorOverrides];
+  if (o.cpuMoe) {
+    out.push({ pattern: EXPERT_TENSORS_PATTERN, device: 'cpu' });
+  } else if (o.nCpuMoe > 0) {
+    const layers = Math.min(o.nCpuMoe, layerCount ?? o.nCpuMoe, 4096 - out.length - 1);
+    if (layers >= (layerCount ?? Infinity)) out.push({ pattern: EXPERT_TENSORS_PATTERN, device: 'cpu' });
+    else for (let i = 0; i < layers; i++) out.push({ pattern: `blk\\.${i}${EXPERT_TENSORS_PATTERN}`, device: 'cpu' });
+  }
+  return out;
+}
+
+function gpuLayersOption(value: unknown): number | 'auto' {
   if (value === 'max') return -1;
-  if (typeof value === 'string') throw typeError('gpuLayers', `an integer in [0, ${INT32_MAX}] or "max"`, value);
-  return integerOption('gpuLayers', value, { min: 0, max: INT32_MAX }, ' or "max"');
+  if (value === 'auto') return 'auto';
+  const expected = `an integer in [0, ${INT32_MAX}], "max" or "auto"`;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw typeError('gpuLayers', expected, value);
+  return integerOption('gpuLayers', value, { min: 0, max: INT32_MAX }, ', "max" or "auto"');
+}
+
+function autoFitOption(value: unknown): { context: unknown; margin: number } {
+  const o = optionsObject(value, 'autoFit options', ['context', 'margin']);
+  if (o.context !== undefined) resolveContextOptions(o.context, INT32_MAX); // types and keys now; bounds at load
+  return {
+    context: o.context,
+    margin: o.margin === undefined ? DEFAULT_FIT_MARGIN : integerOption('autoFit.margin', o.margin, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +313,33 @@ export interface ContextOptions {
    * after each graph and then sleeps whatever this says; there it changes nothing (measured).
    */
   poll?: number;
+  /**
+   * Flash attention (llama.cpp's `--flash-attn`): `'on'`, `'off'`, or `'auto'` — on where
+   * every device in use supports it for this model. Default `'auto'`. Results match `'off'`
+   * up to float rounding.
+   */
+  flashAttention?: FlashAttention;
+  /**
+   * Element type of the K cache (llama.cpp's `--cache-type-k`, `-ctk`): `'f16'`, `'q8_0'`
+   * (half the memory, close to f16) or `'q4_0'` (a quarter, less exact). Default `'f16'`.
+   * Quantized types need the model's head size to be a multiple of 32 (else `ERR_CONTEXT_CREATE`).
+   */
+  kvCacheTypeK?: KvCacheType;
+  /**
+   * Element type of the V cache (llama.cpp's `--cache-type-v`, `-ctv`), as `kvCacheTypeK`.
+   * Default `'f16'`. A quantized V cache needs flash attention: it is a `RangeError` with
+   * `flashAttention: 'off'`, and `'auto'` turns flash attention on for it.
+   */
+  kvCacheTypeV?: KvCacheType;
 }
+
+/** See {@link ContextOptions.flashAttention}. */
+export type FlashAttention = 'auto' | 'on' | 'off';
+/** KV cache element types; see {@link ContextOptions.kvCacheTypeK}. */
+export type KvCacheType = 'f16' | 'q8_0' | 'q4_0';
+
+const FLASH_ATTENTION_MODES = ['auto', 'on', 'off'] as const;
+const KV_CACHE_TYPES = ['f16', 'q8_0', 'q4_0'] as const;
 
 /** Context parameters after validation, with defaults applied. @internal */
 export interface ResolvedContextOptions {
@@ -125,6 +351,9 @@ export interface ResolvedContextOptions {
   poll: number;
   /** Parallel sequences; 1 until continuous batching lands. */
   sequences: number;
+  flashAttention: FlashAttention;
+  kvCacheTypeK: KvCacheType;
+  kvCacheTypeV: KvCacheType;
 }
 
 /** Upper bound of `threads`/`threadsBatch`: ggml's GGML_MAX_N_THREADS is 512, we stay well below. */
@@ -147,7 +376,17 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(MAX_THREADS, physicalCores()));
 }
 
-const CONTEXT_KEYS = ['contextSize', 'batchSize', 'ubatchSize', 'threads', 'threadsBatch', 'poll'] as const;
+const CONTEXT_KEYS = [
+  'contextSize',
+  'batchSize',
+  'ubatchSize',
+  'threads',
+  'threadsBatch',
+  'poll',
+  'flashAttention',
+  'kvCacheTypeK',
+  'kvCacheTypeV',
+] as const;
 
 /**
  * Validates {@link ContextOptions} and applies defaults.
@@ -175,7 +414,26 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
       ? threads
       : integerOption('threadsBatch', o.threadsBatch, { min: 1, max: MAX_THREADS });
   const poll = o.poll === undefined ? DEFAULT_POLL : integerOption('poll', o.poll, { min: 0, max: 100 });
-  return { contextSize, batchSize, ubatchSize, threads, threadsBatch, poll, sequences: 1 };
+  const flashAttention =
+    o.flashAttention === undefined ? 'auto' : enumOption('flashAttention', o.flashAttention, FLASH_ATTENTION_MODES);
+  const kvCacheTypeK = o.kvCacheTypeK === undefined ? 'f16' : enumOption('kvCacheTypeK', o.kvCacheTypeK, KV_CACHE_TYPES);
+  const kvCacheTypeV = o.kvCacheTypeV === undefined ? 'f16' : enumOption('kvCacheTypeV', o.kvCacheTypeV, KV_CACHE_TYPES);
+  if (kvCacheTypeV !== 'f16' && flashAttention === 'off') {
+    // llama.cpp refuses the combination (its quantized V path is the flash-attention kernel).
+    throw rangeError('kvCacheTypeV', '"f16" when flashAttention is "off" (a quantized V cache needs flash attention)', kvCacheTypeV);
+  }
+  return {
+    contextSize,
+    batchSize,
+    ubatchSize,
+    threads,
+    threadsBatch,
+    poll,
+    sequences: 1,
+    flashAttention,
+    kvCacheTypeK,
+    kvCacheTypeV,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 
 #include "addon_data.h"
 #include "context.h"
+#include "devices.h"
+#include "estimate.h"
 #include "errors.h"
 #include "inference_loop.h"
 #include "llama.h"
@@ -64,6 +66,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
   exports.Set("shutdown", Napi::Function::New<ShutdownAll>(env, "shutdown"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
+  exports.Set("listDevices", Napi::Function::New<ListDevices>(env, "listDevices"));
+  exports.Set("estimateMemory", Napi::Function::New<EstimateMemory>(env, "estimateMemory"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   return exports;
 }

@@ -29,6 +29,27 @@ uint32_t UintField(Napi::Env env, Napi::Object o, const char* name, uint32_t min
   return static_cast<uint32_t>(d);
 }
 
+// The KV cache types the TS layer offers, by name.
+ggml_type CacheTypeField(Napi::Env env, Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return GGML_TYPE_F16;
+  const std::string type = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (type == "f16") return GGML_TYPE_F16;
+  if (type == "q8_0") return GGML_TYPE_Q8_0;
+  if (type == "q4_0") return GGML_TYPE_Q4_0;
+  ThrowCoded(env, "ERR_INVALID_ARG", std::string(name) + " must be f16, q8_0 or q4_0");
+}
+
+llama_flash_attn_type FlashAttnField(Napi::Env env, Napi::Object o) {
+  Napi::Value v = o.Get("flashAttention");
+  if (v.IsUndefined()) return LLAMA_FLASH_ATTN_TYPE_AUTO;
+  const std::string mode = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (mode == "auto") return LLAMA_FLASH_ATTN_TYPE_AUTO;
+  if (mode == "on") return LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  if (mode == "off") return LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  ThrowCoded(env, "ERR_INVALID_ARG", "flashAttention must be auto, on or off");
+}
+
 // Runs a job body, turning every C++ failure into a coded rejection.
 void Guarded(JsCompletion* completion, const std::atomic<bool>& disposed, const std::function<void()>& body) {
   try {
@@ -43,6 +64,25 @@ void Guarded(JsCompletion* completion, const std::atomic<bool>& disposed, const 
 }
 
 }  // namespace
+
+EngineParams EngineParamsFromJs(Napi::Env env, Napi::Object o) {
+  EngineParams p{};
+  p.context_size = UintField(env, o, "contextSize", 1);
+  p.batch_size = UintField(env, o, "batchSize", 1);
+  p.ubatch_size = UintField(env, o, "ubatchSize", 1);
+  p.threads = static_cast<int32_t>(UintField(env, o, "threads", 1));
+  p.threads_batch = static_cast<int32_t>(UintField(env, o, "threadsBatch", 1));
+  p.poll = UintField(env, o, "poll", 0);
+  p.sequences = UintField(env, o, "sequences", 1);
+  if (p.poll > 100) ThrowCoded(env, "ERR_INVALID_ARG", "poll out of range");
+  p.flash_attn = FlashAttnField(env, o);
+  p.type_k = CacheTypeField(env, o, "kvCacheTypeK");
+  p.type_v = CacheTypeField(env, o, "kvCacheTypeV");
+  if (ggml_is_quantized(p.type_v) && p.flash_attn == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
+    ThrowCoded(env, "ERR_INVALID_ARG", "a quantized V cache needs flash attention");
+  }
+  return p;
+}
 
 Napi::Function Context::Define(Napi::Env env) {
   return DefineClass(env, "Context",
@@ -107,16 +147,7 @@ Napi::Value Context::Init(const Napi::CallbackInfo& info) {
   EnsureUsable(env);
   if (initialised_) ThrowCoded(env, "ERR_BUSY", "init() may be called once per context");
   if (info.Length() < 1 || !info[0].IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "init(params) expects an object");
-  Napi::Object o = info[0].As<Napi::Object>();
-  EngineParams p{};
-  p.context_size = UintField(env, o, "contextSize", 1);
-  p.batch_size = UintField(env, o, "batchSize", 1);
-  p.ubatch_size = UintField(env, o, "ubatchSize", 1);
-  p.threads = static_cast<int32_t>(UintField(env, o, "threads", 1));
-  p.threads_batch = static_cast<int32_t>(UintField(env, o, "threadsBatch", 1));
-  p.poll = UintField(env, o, "poll", 0);
-  p.sequences = UintField(env, o, "sequences", 1);
-  if (p.poll > 100) ThrowCoded(env, "ERR_INVALID_ARG", "poll out of range");
+  EngineParams p = EngineParamsFromJs(env, info[0].As<Napi::Object>());
   initialised_ = true;
 
   auto* completion = new JsCompletion(env, Value(), Napi::Function());

@@ -20,6 +20,21 @@ bool AbortRequested(void* data) { return static_cast<const std::atomic<bool>*>(d
 
 }  // namespace
 
+llama_context_params ContextParamsFor(const EngineParams& p) {
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = p.context_size;                 // KV cache length in tokens
+  cp.n_batch = p.batch_size;                 // most tokens one llama_decode may take
+  cp.n_ubatch = p.ubatch_size;               // tokens per compute graph
+  cp.n_seq_max = p.sequences;                // parallel sequences the KV cache serves
+  cp.n_threads = p.threads;                  // threads for single-token generation
+  cp.n_threads_batch = p.threads_batch;      // threads for prompt batches
+  cp.flash_attn_type = p.flash_attn;         // fused attention: auto / on / off
+  cp.type_k = p.type_k;                      // KV cache element types (quantized V needs flash attention)
+  cp.type_v = p.type_v;
+  cp.no_perf = true;                         // we time what we report ourselves
+  return cp;
+}
+
 ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::atomic<bool>* abort)
     : model_(std::move(model)), abort_(abort) {
   LogTakeRecent();
@@ -31,14 +46,7 @@ ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::a
     tp_api_.resume = reinterpret_cast<decltype(tp_api_.resume)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_resume"));
   }
 
-  llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = p.context_size;                 // KV cache length in tokens
-  cp.n_batch = p.batch_size;                 // most tokens one llama_decode may take
-  cp.n_ubatch = p.ubatch_size;               // tokens per compute graph
-  cp.n_seq_max = p.sequences;                // parallel sequences the KV cache serves
-  cp.n_threads = p.threads;                  // threads for single-token generation
-  cp.n_threads_batch = p.threads_batch;      // threads for prompt batches
-  cp.no_perf = true;                         // we time what we report ourselves
+  llama_context_params cp = ContextParamsFor(p);
   cp.abort_callback = AbortRequested;        // decode stops between graph nodes
   cp.abort_callback_data = const_cast<std::atomic<bool>*>(abort_);
   ctx_ = llama_init_from_model(model_->model, cp);

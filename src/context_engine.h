@@ -21,7 +21,13 @@ struct EngineParams {
   int32_t threads_batch;
   uint32_t poll;
   uint32_t sequences;
+  llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO;
+  ggml_type type_k = GGML_TYPE_F16;
+  ggml_type type_v = GGML_TYPE_F16;
 };
+
+// The llama_context_params these parameters stand for (no callbacks attached).
+llama_context_params ContextParamsFor(const EngineParams& p);
 
 struct GenerateResult {
   std::string finish_reason;  // eog | length | abort | context-full

@@ -1,8 +1,10 @@
 #include "model.h"
 
+#include <regex>
 #include <vector>
 
 #include "addon_data.h"
+#include "devices.h"
 #include "errors.h"
 #include "log.h"
 
@@ -13,7 +15,7 @@ namespace llama_napi {
 // promise settles. Deletes itself on the JS thread once settled.
 class LoadJob {
  public:
-  LoadJob(Model* owner, std::string path, llama_model_params params, Napi::Function on_progress)
+  LoadJob(Model* owner, std::string path, llama_model_params params, LoadPlacement placement, Napi::Function on_progress)
       : owner_(owner),
         owner_ref_(Napi::Persistent(owner->Value())),
         deferred_(Napi::Promise::Deferred::New(owner->Env())),
@@ -21,6 +23,7 @@ class LoadJob {
         has_progress_(!on_progress.IsEmpty()),
         path_(std::move(path)),
         params_(params),
+        placement_(std::move(placement)),
         abort_(owner->abort_load_) {
     AddonData::Of(owner->Env()).loads.insert(abort_);
   }
@@ -35,6 +38,7 @@ class LoadJob {
   void Run() {
     params_.progress_callback = &LoadJob::OnProgress;
     params_.progress_callback_user_data = this;
+    placement_.Apply(params_);  // llama.cpp keeps these pointers for the whole load: they point into this job
     LogTakeRecent();
     model_ = llama_model_load_from_file(path_.c_str(), params_);
     if (model_ == nullptr) {
@@ -97,6 +101,7 @@ class LoadJob {
   float last_sent_ = -1.0f;
   std::string path_;
   llama_model_params params_;
+  LoadPlacement placement_;
   std::shared_ptr<std::atomic<bool>> abort_;
   llama_model* model_ = nullptr;
   std::string code_;
@@ -119,6 +124,80 @@ class LoadWorker : public Napi::AsyncWorker {
 };
 
 }  // namespace
+
+void LoadPlacement::Apply(llama_model_params& params) {
+  if (!tensor_split.empty()) params.tensor_split = tensor_split.data();
+  overrides.clear();
+  if (patterns.empty()) return;
+  for (size_t i = 0; i < patterns.size(); i++) overrides.push_back({patterns[i].c_str(), bufts[i]});
+  overrides.push_back({nullptr, nullptr});  // NULL-terminated
+  params.tensor_buft_overrides = overrides.data();
+}
+
+// Offload placement (validated in TS; checked again here, since a bad value would reach
+// llama.cpp off the JS thread). Absent fields keep llama.cpp's defaults.
+static LoadPlacement ReadPlacement(Napi::Env env, Napi::Object opts, llama_model_params& params) {
+  LoadPlacement out;
+  Napi::Value main_gpu = opts.Get("mainGpu");
+  if (main_gpu.IsNumber()) params.main_gpu = main_gpu.As<Napi::Number>().Int32Value();
+  Napi::Value split_mode = opts.Get("splitMode");
+  if (split_mode.IsNumber()) {
+    const int32_t mode = split_mode.As<Napi::Number>().Int32Value();
+    if (mode < LLAMA_SPLIT_MODE_NONE || mode > LLAMA_SPLIT_MODE_ROW) ThrowCoded(env, "ERR_INVALID_ARG", "splitMode out of range");
+    params.split_mode = static_cast<llama_split_mode>(mode);
+  }
+  Napi::Value split = opts.Get("tensorSplit");
+  if (split.IsArray()) {
+    Napi::Array a = split.As<Napi::Array>();
+    if (a.Length() > llama_max_devices()) ThrowCoded(env, "ERR_INVALID_ARG", "tensorSplit has more entries than llama_max_devices()");
+    if (a.Length() > 0) {
+      out.tensor_split.assign(llama_max_devices(), 0.0f);  // llama.cpp reads llama_max_devices() floats
+      for (uint32_t i = 0; i < a.Length(); i++) out.tensor_split[i] = a.Get(i).ToNumber().FloatValue();
+    }
+  }
+  Napi::Value overrides = opts.Get("tensorOverrides");
+  if (overrides.IsArray()) {
+    Napi::Array a = overrides.As<Napi::Array>();
+    if (a.Length() >= llama_max_tensor_buft_overrides()) ThrowCoded(env, "ERR_INVALID_ARG", "too many tensor overrides");
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value entry = a.Get(i);
+      if (!entry.IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "a tensor override must be { pattern, device }");
+      Napi::Object o = entry.As<Napi::Object>();
+      const std::string pattern = o.Get("pattern").ToString().Utf8Value();
+      const std::string device = o.Get("device").ToString().Utf8Value();
+      // llama.cpp compiles each pattern with std::regex while loading: compile it here first,
+      // so a pattern std::regex rejects is an argument error, never an exception in the loader.
+      try {
+        std::regex compiled(pattern);
+      } catch (const std::regex_error& e) {
+        ThrowCoded(env, "ERR_INVALID_ARG", "invalid tensor override pattern \"" + pattern + "\": " + e.what());
+      }
+      ggml_backend_buffer_type_t buft = BufferTypeForDevice(device);
+      if (buft == nullptr) ThrowCoded(env, "ERR_INVALID_ARG", "unknown device \"" + device + "\" in a tensor override");
+      out.patterns.push_back(pattern);
+      out.bufts.push_back(buft);
+    }
+  }
+  return out;
+}
+
+llama_model_params ModelParamsFromJs(Napi::Env env, Napi::Object opts, LoadPlacement& placement) {
+  llama_model_params params = llama_model_default_params();
+  params.n_gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
+  Napi::Value mmap_value = opts.Get("useMmap");
+  const bool mlock = opts.Get("useMlock").ToBoolean();
+  if (mmap_value.IsBoolean()) {
+    const bool mmap = mmap_value.As<Napi::Boolean>().Value();
+    params.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
+                            : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
+  } else {
+    // llama.cpp's own choice: mmap unless a device in use cannot work from mapped memory.
+    params.load_mode = mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_AUTO;
+  }
+  params.vocab_only = opts.Get("vocabOnly").ToBoolean();
+  placement = ReadPlacement(env, opts, params);
+  return params;
+}
 
 Napi::Function Model::Define(Napi::Env env) {
   return DefineClass(env, "Model",
@@ -152,25 +231,13 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
     ThrowCoded(env, "ERR_INVALID_ARG", "load(path, params, onProgress) expects a string and an object");
   }
-  Napi::Object opts = info[1].As<Napi::Object>();
-  llama_model_params params = llama_model_default_params();
-  params.n_gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
-  Napi::Value mmap_value = opts.Get("useMmap");
-  const bool mlock = opts.Get("useMlock").ToBoolean();
-  if (mmap_value.IsBoolean()) {
-    const bool mmap = mmap_value.As<Napi::Boolean>().Value();
-    params.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
-                            : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
-  } else {
-    // llama.cpp's own choice: mmap unless a device in use cannot work from mapped memory.
-    params.load_mode = mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_AUTO;
-  }
-  params.vocab_only = opts.Get("vocabOnly").ToBoolean();
+  LoadPlacement placement;
+  llama_model_params params = ModelParamsFromJs(env, info[1].As<Napi::Object>(), placement);
   Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
 
   loading_ = true;
   abort_load_->store(false);
-  auto* job = new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, on_progress);
+  auto* job = new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, std::move(placement), on_progress);
   Napi::Promise promise = job->Promise();
   (new LoadWorker(env, job))->Queue();
   return promise;

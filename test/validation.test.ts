@@ -177,6 +177,9 @@ describe('createContext options', () => {
       threadsBatch: defaultThreads(),
       poll: 0,
       sequences: 1,
+      flashAttention: 'auto',
+      kvCacheTypeK: 'f16',
+      kvCacheTypeV: 'f16',
     });
     assert.equal(resolveContextOptions({}, 32768).contextSize, 4096);
     const small = resolveContextOptions({ contextSize: 100 }, 2048);
@@ -232,6 +235,13 @@ describe('loadModel options', () => {
   it('has the documented defaults', () => {
     assert.deepEqual(resolveLoadModelOptions(undefined), {
       gpuLayers: 0,
+      autoFit: { context: undefined, margin: 1024 * 1024 * 1024 },
+      mainGpu: undefined,
+      splitMode: undefined,
+      tensorSplit: undefined,
+      cpuMoe: false,
+      nCpuMoe: 0,
+      tensorOverrides: [],
       useMmap: undefined,
       useMlock: false,
       vocabOnly: false,
