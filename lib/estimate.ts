@@ -7,6 +7,7 @@ import { LlamaError, callNative, captureCallerStack, withCallerStack } from './e
 import { readGguf, type GgufFile } from './gguf/index.js';
 import type { NativeMemoryUsage } from './native.js';
 import {
+  PLACEMENT_KEYS,
   placementOverrides,
   resolveContextOptions,
   resolveLoadModelOptions,
@@ -65,19 +66,7 @@ export interface MemoryEstimate {
   readonly fits: boolean;
 }
 
-const ESTIMATE_KEYS = [
-  'gpuLayers',
-  'mainGpu',
-  'splitMode',
-  'tensorSplit',
-  'cpuMoe',
-  'nCpuMoe',
-  'tensorOverrides',
-  'useMmap',
-  'useMlock',
-  'context',
-  'failIfInsufficient',
-] as const;
+const ESTIMATE_KEYS = [...PLACEMENT_KEYS, 'useMmap', 'useMlock', 'context', 'failIfInsufficient'] as const;
 
 /**
  * Says, before loading, how much device and host memory a model and one context would take:

@@ -148,21 +148,10 @@ export const LOAD_MODEL_DEFAULTS = Object.freeze({
   nCpuMoe: 0,
 });
 
-const LOAD_MODEL_KEYS = [
-  'gpuLayers',
-  'autoFit',
-  'mainGpu',
-  'splitMode',
-  'tensorSplit',
-  'cpuMoe',
-  'nCpuMoe',
-  'tensorOverrides',
-  'useMmap',
-  'useMlock',
-  'vocabOnly',
-  'onProgress',
-  'signal',
-] as const;
+/** Options that say where a model's tensors go; shared by loadModel and estimateMemory. @internal */
+export const PLACEMENT_KEYS = ['gpuLayers', 'mainGpu', 'splitMode', 'tensorSplit', 'cpuMoe', 'nCpuMoe', 'tensorOverrides'] as const;
+
+const LOAD_MODEL_KEYS = [...PLACEMENT_KEYS, 'autoFit', 'useMmap', 'useMlock', 'vocabOnly', 'onProgress', 'signal'] as const;
 
 /** llama.cpp's `llama_max_devices()`: the length of its tensor-split array. */
 export const MAX_DEVICES = 16;
