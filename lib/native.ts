@@ -235,12 +235,21 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 let addon: NativeAddon | undefined;
 
-/** Loads the addon once (node-gyp-build: local build, then prebuilds). */
+/**
+ * Loads the addon once: `LLAMA_NAPI_ADDON` (a path to a `.node` file, e.g. a Vulkan or CUDA
+ * variant built with LLAMA_NAPI_BUILD_DIR) when set, else node-gyp-build (local build, then
+ * prebuilds).
+ */
 export function native(): NativeAddon {
   if (!addon) {
     const require = createRequire(import.meta.url);
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(packageRoot);
+    const override = process.env['LLAMA_NAPI_ADDON'];
+    if (override) {
+      addon = require(override) as NativeAddon;
+    } else {
+      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+      addon = load(packageRoot);
+    }
   }
   return addon;
 }

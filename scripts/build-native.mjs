@@ -18,7 +18,10 @@ const extra = (process.env.LLAMA_NAPI_CMAKE_ARGS ?? '')
   .filter(Boolean)
   .map((arg) => arg.replace(/^-D/, '--CD'));
 
-const args = [cmakeJs, 'compile', '--out', 'build', `--CDLLAMA_NAPI_BACKEND=${backend.replace(/,/g, ';')}`, ...extra, ...process.argv.slice(2)];
+// LLAMA_NAPI_BUILD_DIR builds a variant beside the default one (e.g. build-vulkan); load it
+// with LLAMA_NAPI_ADDON=<dir>/Release/llama_napi.node.
+const outDir = process.env.LLAMA_NAPI_BUILD_DIR || 'build';
+const args = [cmakeJs, 'compile', '--out', outDir, `--CDLLAMA_NAPI_BACKEND=${backend.replace(/,/g, ';')}`, ...extra, ...process.argv.slice(2)];
 process.stderr.write(`[llama-napi] building the native addon (backend: ${backend}); this takes a few minutes\n`);
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 process.exit(result.status ?? 1);

