@@ -7,6 +7,7 @@
 #include "devices.h"
 #include "errors.h"
 #include "log.h"
+#include "threadpool_job.h"
 
 namespace llama_napi {
 
@@ -107,23 +108,6 @@ class LoadJob {
   std::string code_;
   std::string message_;
 };
-
-namespace {
-
-// Only carries a LoadJob onto the libuv threadpool; the job settles itself.
-class LoadWorker : public Napi::AsyncWorker {
- public:
-  LoadWorker(Napi::Env env, LoadJob* job) : Napi::AsyncWorker(env, "llama-napi:load"), job_(job) {}
-
- protected:
-  void Execute() override { job_->Run(); }
-  void OnOK() override {}
-
- private:
-  LoadJob* job_;
-};
-
-}  // namespace
 
 void LoadPlacement::Apply(llama_model_params& params) {
   if (!tensor_split.empty()) params.tensor_split = tensor_split.data();
@@ -239,7 +223,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   abort_load_->store(false);
   auto* job = new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, std::move(placement), on_progress);
   Napi::Promise promise = job->Promise();
-  (new LoadWorker(env, job))->Queue();
+  ThreadpoolJob<LoadJob>::Queue(env, "llama-napi:load", job);
   return promise;
 }
 

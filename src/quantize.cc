@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "llama.h"
 #include "log.h"
+#include "threadpool_job.h"
 
 namespace llama_napi {
 namespace {
@@ -94,19 +95,6 @@ class QuantizeJob {
   std::string message_;
 };
 
-// Only carries a QuantizeJob onto the libuv threadpool; the job settles itself.
-class QuantizeWorker : public Napi::AsyncWorker {
- public:
-  QuantizeWorker(Napi::Env env, QuantizeJob* job) : Napi::AsyncWorker(env, "llama-napi:quantize"), job_(job) {}
-
- protected:
-  void Execute() override { job_->Run(); }
-  void OnOK() override {}
-
- private:
-  QuantizeJob* job_;
-};
-
 }  // namespace
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
@@ -128,7 +116,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   auto* job = new QuantizeJob(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), params,
                               on_progress);
   Napi::Promise promise = job->Promise();
-  (new QuantizeWorker(env, job))->Queue();
+  ThreadpoolJob<QuantizeJob>::Queue(env, "llama-napi:quantize", job);
   return promise;
 }
 

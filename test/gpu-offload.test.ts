@@ -10,6 +10,7 @@ import { estimateMemory, listDevices, loadModel, readGguf } from '../lib/index.j
 import { fitGpuLayers } from '../lib/estimate.js';
 import { resolveLoadModelOptions } from '../lib/options.js';
 import { fixtureModel } from './fixtures/models.js';
+import { compareLogits } from './reference/compare.js';
 
 const gpu = listDevices().find((d) => d.type === 'gpu' || d.type === 'igpu');
 // CI sets this when it runs the GPU variant: a missing device is then a failure, not a skip.
@@ -28,28 +29,16 @@ async function lastLogits(path: string, gpuLayers: number | 'max', extra: { cpuM
   return { logits, tokens: greedy.tokens };
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; range: number } {
-  let diff = 0;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    lo = Math.min(lo, a[i]!);
-    hi = Math.max(hi, a[i]!);
-  }
-  return { diff, range: hi - lo };
-}
-
 describe(`GPU offload (${gpu ? gpu.name : 'no GPU device: skipped'})`, { skip: !gpu && 'no GPU device in this build' }, () => {
   it('computes the same logits and greedy tokens with every layer on the GPU as on the CPU', async () => {
     for (const kind of ['llama', 'moe'] as const) {
       const path = await fixtureModel({ kind, type: 'F32' });
       const cpu = await lastLogits(path, 0);
       const dev = await lastLogits(path, 'max');
-      const { diff, range } = maxAbsDiff(cpu.logits, dev.logits);
-      // Same tolerance as the reference-logit test: 1e-3 of the logit range. GPU kernels sum in
+      // The reference-logit test's tolerance (1e-3 of the logit range): GPU kernels sum in
       // another order and may keep intermediates in F16, as the CPU's flash attention does.
-      assert.ok(diff < 1e-3 * range, `${kind}: max |Δ| ${diff} over a range of ${range}`);
+      const { maxAbsDiff, range, tolerance } = compareLogits(dev.logits, cpu.logits);
+      assert.ok(maxAbsDiff < tolerance, `${kind}: max |Δ| ${maxAbsDiff} over a range of ${range}`);
       assert.deepEqual(dev.tokens, cpu.tokens, kind);
     }
   });
@@ -74,8 +63,8 @@ describe(`GPU offload (${gpu ? gpu.name : 'no GPU device: skipped'})`, { skip: !
     // And the model still computes the same with its experts on the host.
     const cpu = await lastLogits(path, 0);
     const split = await lastLogits(path, 'max', { cpuMoe: true });
-    const { diff, range } = maxAbsDiff(cpu.logits, split.logits);
-    assert.ok(diff < 1e-3 * range, `cpuMoe: max |Δ| ${diff}`);
+    const { maxAbsDiff, tolerance } = compareLogits(split.logits, cpu.logits);
+    assert.ok(maxAbsDiff < tolerance, `cpuMoe: max |Δ| ${maxAbsDiff}`);
   });
 
   it("'auto' picks the most layers that fit a device memory limit", async () => {
