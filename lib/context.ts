@@ -2,10 +2,18 @@
  * A llama.cpp context: the KV cache and the inference thread that generations run on.
  */
 import { LlamaError, callNative, captureCallerStack, disposedError, fromNativeError, withCallerStack } from './errors.js';
-import { Generation, type GenerationHost } from './generation.js';
+import { splitChatOptions, type ChatOptions } from './chat-options.js';
+import { ChatSession, type ChatSessionHost, type ChatSessionOptions } from './chat-session.js';
+import { chatMessages, type ChatMessage, type FormattedChat, type ResolvedChatTemplateOptions } from './chat-template.js';
+import { Generation, type GenerationHost, type GenerationResult } from './generation.js';
 import { INTERNAL, JobQueue, assertInternal, noop } from './lifetime.js';
 import type { NativeContext } from './native.js';
-import { resolveGenerateOptions, type GenerateOptions, type ResolvedContextOptions } from './options.js';
+import {
+  resolveGenerateOptions,
+  type GenerateOptions,
+  type ResolvedContextOptions,
+  type ResolvedGenerateOptions,
+} from './options.js';
 import { buildSamplerChain } from './sampling.js';
 import { tokenIds, typeError } from './validate.js';
 
@@ -16,8 +24,12 @@ import { tokenIds, typeError } from './validate.js';
 export interface ContextOwner {
   /** Vocabulary size, to validate token ids before they reach llama.cpp. */
   readonly vocabularySize: number;
+  /** Whether generated text starts with the tokenizer's word-start space (SentencePiece). */
+  readonly spaceBeforeText: boolean;
   /** Tokenizes prompt text: the model's own BOS rules, special-token text stays text. */
   tokenizePrompt(text: string): Int32Array;
+  /** Formats and tokenizes a conversation (lib/chat-template.ts). */
+  formatChat(messages: readonly ChatMessage[], addAssistant: boolean, options: ResolvedChatTemplateOptions): FormattedChat;
 }
 
 /** Set once by the class's static block: the only way to run a context's private init. */
@@ -28,8 +40,10 @@ let initContext: (context: Context) => Promise<void>;
  * job at a time. Created with {@link Model.createContext}; disposed with {@link Context.dispose},
  * `await using`, or when its model is disposed.
  *
- * Jobs (`generate`, `evaluate`) on a busy context wait their turn in a FIFO queue. Every job
- * starts from an empty sequence: nothing is carried over between generations.
+ * Jobs (`generate`, `chat`, `evaluate`) on a busy context wait their turn in a FIFO queue. The
+ * context remembers what it evaluated last: a generation whose prompt starts with the same
+ * tokens evaluates only the rest (`cachePrompt`, on by default); `evaluate` always starts
+ * from an empty sequence.
  */
 export class Context implements AsyncDisposable {
   readonly #owner: ContextOwner;
@@ -71,7 +85,7 @@ export class Context implements AsyncDisposable {
       get size() {
         return self.#size;
       },
-      generate: (prompt, sampler, maxTokens, onTokens) => this.#native.generate(prompt, sampler, { maxTokens }, onTokens),
+      generate: (prompt, sampler, params, onTokens) => this.#native.generate(prompt, sampler, params, onTokens),
       abort: () => this.#native.abort(),
     };
   }
@@ -106,15 +120,35 @@ export class Context implements AsyncDisposable {
     const callerStack = captureCallerStack(this.generate);
     this.#assertUsable();
     const resolved = resolveGenerateOptions(options);
-    const tokens = this.#promptTokens(prompt);
-    return new Generation(this.#host, {
-      prompt: tokens,
-      sampler: buildSamplerChain(resolved, this.#size),
-      maxTokens: resolved.maxTokens,
-      stop: resolved.stop,
-      signal: resolved.signal,
-      callerStack,
-    });
+    return this.#start(this.#promptTokens(prompt), resolved, callerStack);
+  }
+
+  /**
+   * Generates the assistant's reply to a conversation: the messages are formatted with the
+   * model's chat template (see {@link Model.applyChatTemplate} with `tokenize: true`) and
+   * generation runs as in {@link Context.generate}. Each call is independent; for a
+   * conversation that keeps its state between turns, use {@link Context.createChatSession}.
+   *
+   * @param messages - the conversation so far, ending with the user's message
+   * @param options - generation options plus `template` / `specialTokensInContent`
+   * @throws LlamaError `ERR_CHAT_TEMPLATE` - synchronously, when the template is missing or unknown
+   */
+  chat(messages: readonly ChatMessage[], options?: ChatOptions): Generation {
+    const callerStack = captureCallerStack(this.chat);
+    this.#assertUsable();
+    const list = chatMessages('messages', messages);
+    const { generate, template } = splitChatOptions(options, 'chat options');
+    const prompt = this.#owner.formatChat(list, true, template).tokens;
+    return this.#start(Int32Array.from(prompt), generate, callerStack);
+  }
+
+  /**
+   * Starts a conversation kept in this context: each turn evaluates only the tokens that are
+   * new since the last one (its KV cache keeps the rest). See {@link ChatSession}.
+   */
+  createChatSession(options?: ChatSessionOptions): ChatSession {
+    this.#assertUsable();
+    return new ChatSession(INTERNAL, this.#sessionHost, options);
   }
 
   /**
@@ -190,14 +224,40 @@ export class Context implements AsyncDisposable {
     if (this.#disposed) throw disposedError('The context');
   }
 
+  #start(
+    prompt: Int32Array,
+    resolved: ResolvedGenerateOptions,
+    callerStack: string | undefined,
+    onFinish?: (result: GenerationResult) => void,
+  ): Generation {
+    if (prompt.length === 0) throw new RangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
+    return new Generation(this.#host, {
+      prompt,
+      sampler: buildSamplerChain(resolved, this.#size, this.#owner.vocabularySize),
+      maxTokens: resolved.maxTokens,
+      cachePrompt: resolved.cachePrompt,
+      stop: resolved.stop,
+      signal: resolved.signal,
+      callerStack,
+      onFinish,
+    });
+  }
+
+  /** What a {@link ChatSession} uses of its context. */
+  get #sessionHost(): ChatSessionHost {
+    return {
+      spaceBeforeText: this.#owner.spaceBeforeText,
+      formatChat: (messages, addAssistant, options) => this.#owner.formatChat(messages, addAssistant, options),
+      size: () => this.size,
+      start: (prompt, resolved, callerStack, onFinish) => this.#start(prompt, resolved, callerStack, onFinish),
+    };
+  }
+
   #promptTokens(prompt: unknown): Int32Array {
     let tokens: Int32Array;
     if (typeof prompt === 'string') tokens = this.#owner.tokenizePrompt(prompt);
     else if (Array.isArray(prompt)) tokens = tokenIds('prompt', prompt, this.#owner.vocabularySize);
     else throw typeError('prompt', 'a string or an array of token ids', prompt, 'argument');
-    if (tokens.length === 0) {
-      throw new RangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
-    }
     return tokens;
   }
 }

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'ERR_NOT_A_FILE'
   | 'ERR_GGUF_INVALID'
   | 'ERR_QUANTIZE'
-  | 'ERR_INSUFFICIENT_MEMORY';
+  | 'ERR_INSUFFICIENT_MEMORY'
+  | 'ERR_CHAT_TEMPLATE'
+  | 'ERR_GRAMMAR';
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_MODEL_LOAD',
@@ -38,6 +40,8 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_GGUF_INVALID',
   'ERR_QUANTIZE',
   'ERR_INSUFFICIENT_MEMORY',
+  'ERR_CHAT_TEMPLATE',
+  'ERR_GRAMMAR',
 ]);
 
 /** Whether `value` is one of the known {@link ErrorCode}s. */

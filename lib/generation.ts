@@ -5,7 +5,13 @@
  */
 import { LlamaError, fromNativeError, withCallerStack } from './errors.js';
 import { noop } from './lifetime.js';
-import type { NativeFinishReason, NativeGenerateResult, NativeSamplerStage, NativeTokenCallback } from './native.js';
+import type {
+  NativeFinishReason,
+  NativeGenerateParams,
+  NativeGenerateResult,
+  NativeSamplerStage,
+  NativeTokenCallback,
+} from './native.js';
 import { TextStream } from './text-stream.js';
 
 /** Why a generation ended. */
@@ -37,6 +43,8 @@ export interface GenerationResult {
   finishReason: FinishReason;
   /** Tokens in the prompt. */
   promptTokens: number;
+  /** Prompt tokens whose KV cache entries were kept from the context's previous job (see `cachePrompt`); only the rest was evaluated. */
+  cachedTokens: number;
   /** Tokens generated (as counted by the native loop, including any after a stop string was seen). */
   generatedTokens: number;
   /** Prompt processing speed (0 when nothing was measured). */
@@ -61,12 +69,7 @@ export interface GenerationHost {
   /** Allocated context size in tokens. */
   readonly size: number;
   /** Starts native generation. */
-  generate(
-    prompt: Int32Array,
-    sampler: NativeSamplerStage[],
-    maxTokens: number,
-    onTokens: NativeTokenCallback,
-  ): Promise<NativeGenerateResult>;
+  generate(prompt: Int32Array, sampler: NativeSamplerStage[], params: NativeGenerateParams, onTokens: NativeTokenCallback): Promise<NativeGenerateResult>;
   /** Aborts the native job in flight. */
   abort(): void;
 }
@@ -79,10 +82,16 @@ export interface GenerationRequest {
   prompt: Int32Array;
   sampler: NativeSamplerStage[];
   maxTokens: number;
+  cachePrompt: boolean;
   stop: readonly string[];
   signal: AbortSignal | undefined;
   /** Stack of the `generate()` call, given to async errors. */
   callerStack: string | undefined;
+  /**
+   * Called with the result before `result` resolves and before iteration ends, so whoever
+   * keeps state across generations (a chat session) has it updated when the caller resumes.
+   */
+  onFinish?: (result: GenerationResult) => void;
 }
 
 type Waiter = { resolve: (result: IteratorResult<GenerationChunk>) => void; reject: (error: unknown) => void };
@@ -207,6 +216,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       this.#assertFits();
       if (signal?.aborted) this.abort();
       const result = await this.#host.enqueue(() => this.#execute());
+      this.#request.onFinish?.(result);
       this.#finish(undefined);
       return result;
     } catch (error) {
@@ -219,7 +229,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   }
 
   async #execute(): Promise<GenerationResult> {
-    const { prompt, sampler, maxTokens } = this.#request;
+    const { prompt, sampler, maxTokens, cachePrompt } = this.#request;
     this.#host.assertUsable(); // the context may have been disposed while this job waited
     if (this.#abortRequested) return this.#summary('abort', undefined, null);
 
@@ -236,7 +246,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     let native: NativeGenerateResult | undefined;
     this.#running = true;
     try {
-      native = await this.#host.generate(prompt, sampler, maxTokens, onTokens);
+      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt }, onTokens);
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
       if (this.#host.disposed) throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation', { cause: error });
@@ -285,6 +295,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       tokens: [...this.#tokens],
       finishReason,
       promptTokens,
+      cachedTokens: native?.cachedTokens ?? 0,
       generatedTokens,
       promptTokensPerSecond: perSecond(promptTokens, native?.promptMicros),
       generationTokensPerSecond: perSecond(generatedTokens, native?.generateMicros),

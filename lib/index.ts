@@ -9,8 +9,18 @@
  * ```
  * @packageDocumentation
  */
-export { loadModel, Model, type ModelInfo, type TokenizeOptions, type DetokenizeOptions } from './model.js';
+export {
+  loadModel,
+  Model,
+  type ModelInfo,
+  type TokenizeOptions,
+  type DetokenizeOptions,
+  type ApplyChatTemplateOptions,
+} from './model.js';
 export { Context } from './context.js';
+export { chatTemplateNames, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
+export type { ChatOptions } from './chat-options.js';
+export { ChatSession, type ChatSessionOptions, type ContextOverflow } from './chat-session.js';
 export { Generation, type GenerationChunk, type GenerationResult, type FinishReason } from './generation.js';
 export {
   type LoadModelOptions,
@@ -25,6 +35,7 @@ export {
   LOAD_MODEL_DEFAULTS,
   GENERATE_DEFAULTS,
 } from './options.js';
+export { jsonSchemaToGrammar, MAX_LOGIT_BIAS, type JsonSchema, type LogitBias } from './grammar.js';
 export { listDevices, type Device } from './devices.js';
 export { estimateMemory, type EstimateMemoryOptions, type MemoryEstimate, type MemoryUsage } from './estimate.js';
 export { LlamaError, isLlamaError, type ErrorCode } from './errors.js';

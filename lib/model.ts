@@ -3,6 +3,17 @@
  */
 import { LlamaError, callNativeSync, captureCallerStack, disposedError, withCallerStack } from './errors.js';
 import { loadAddon } from './addon.js';
+import {
+  CHAT_TEMPLATE_KEYS,
+  chatMessages,
+  formatChat,
+  resolveChatTemplateOptions,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type ChatVocabulary,
+  type FormattedChat,
+  type ResolvedChatTemplateOptions,
+} from './chat-template.js';
 import { openContext, type Context, type ContextOwner } from './context.js';
 import { readGguf } from './gguf/index.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
@@ -89,7 +100,16 @@ export interface DetokenizeOptions {
   unparseSpecial?: boolean;
 }
 
+/** Options of {@link Model.applyChatTemplate}. */
+export interface ApplyChatTemplateOptions extends ChatTemplateOptions {
+  /** End with the template's opening of an assistant reply (what a model continues). Default `true`. */
+  addAssistant?: boolean;
+  /** Return token ids (the exact prompt `Context.chat` evaluates) instead of the text. Default `false`. */
+  tokenize?: boolean;
+}
+
 const TOKENIZE_KEYS = ['addSpecial', 'parseSpecial'] as const;
+const APPLY_CHAT_TEMPLATE_KEYS = [...CHAT_TEMPLATE_KEYS, 'addAssistant', 'tokenize'] as const;
 const DETOKENIZE_KEYS = ['removeSpecial', 'unparseSpecial'] as const;
 
 /**
@@ -105,6 +125,7 @@ export class Model implements AsyncDisposable {
   readonly #contexts = new Set<Context>();
   readonly #owner: ContextOwner;
   readonly #decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  readonly #chatVocabulary: ChatVocabulary;
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
@@ -114,9 +135,21 @@ export class Model implements AsyncDisposable {
     this.#native = nativeModel;
     this.info = info;
     this.#vocabOnly = vocabOnly;
+    let controlTokens: Array<[number, string]> | undefined;
+    this.#chatVocabulary = {
+      render: (template, messages, addAssistant) =>
+        callNativeSync(() => this.#native.applyChatTemplate(template, [...messages], addAssistant)),
+      controlTokens: () =>
+        (controlTokens ??= callNativeSync(() => this.#native.controlTokens()).sort((a, b) => b[1].length - a[1].length)),
+      tokenizeRaw: (text) => this.#tokenize(text, false, false),
+      bosToken: info.bosToken,
+      addBos: info.addBos,
+    };
     this.#owner = {
       vocabularySize: info.vocabularySize,
+      spaceBeforeText: info.vocabularyType === SPM_VOCABULARY,
       tokenizePrompt: (text) => this.#tokenize(text, true, false),
+      formatChat: (messages, addAssistant, options) => this.#formatChat(messages, addAssistant, options),
     };
   }
 
@@ -152,6 +185,32 @@ export class Model implements AsyncDisposable {
     const unparseSpecial = o.unparseSpecial === undefined ? false : booleanOption('unparseSpecial', o.unparseSpecial);
     if (ids.length === 0) return '';
     return this.#decoder.decode(callNativeSync(() => this.#native.detokenize(ids, removeSpecial, unparseSpecial)));
+  }
+
+  /**
+   * Formats a conversation with the model's chat template (or `options.template`) through
+   * llama.cpp's template support. With `tokenize: true` it returns the exact prompt tokens:
+   * BOS once, special tokens only where the template puts them (a message's `"</s>"` stays
+   * text), and for `[INST]` (Mistral/Llama 2) templates each marker and message tokenized on
+   * its own, as the Mixtral model card's recipe does.
+   *
+   * @param messages - the conversation, `{ role, content }` each
+   * @param options - see {@link ApplyChatTemplateOptions}
+   * @throws LlamaError `ERR_CHAT_TEMPLATE` when the model has no template (and none is given)
+   *   or llama.cpp does not recognise it
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions & { tokenize?: false }): string;
+  applyChatTemplate(messages: readonly ChatMessage[], options: ApplyChatTemplateOptions & { tokenize: true }): number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions): string | number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions): string | number[] {
+    this.#assertUsable();
+    const list = chatMessages('messages', messages);
+    const o = optionsObject(options, 'applyChatTemplate options', APPLY_CHAT_TEMPLATE_KEYS);
+    const addAssistant = o['addAssistant'] === undefined ? true : booleanOption('addAssistant', o['addAssistant']);
+    const tokenize = o['tokenize'] === undefined ? false : booleanOption('tokenize', o['tokenize']);
+    const resolved = resolveChatTemplateOptions(o);
+    if (!tokenize) return callNativeSync(() => this.#native.applyChatTemplate(resolved.template, list, addAssistant));
+    return this.#formatChat(list, addAssistant, resolved).tokens;
   }
 
   /**
@@ -199,6 +258,11 @@ export class Model implements AsyncDisposable {
     this.#native.dispose();
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failure) throw failure.reason;
+  }
+
+  #formatChat(messages: readonly ChatMessage[], addAssistant: boolean, options: ResolvedChatTemplateOptions): FormattedChat {
+    this.#assertUsable();
+    return formatChat(this.#chatVocabulary, messages, addAssistant, options);
   }
 
   #tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array {
@@ -324,6 +388,9 @@ function modelInfo(path: string, fileSize: number, native: NativeModelInfo): Mod
     metadata: Object.freeze({ ...native.metadata }),
   });
 }
+
+/** llama_vocab_type of SentencePiece vocabularies (Llama, Mistral): text pieces start with a space. */
+const SPM_VOCABULARY = 1;
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -21,6 +21,8 @@ export type NativeErrorCode =
   | 'ERR_INVALID_ARG'
   | 'ERR_BUSY'
   | 'ERR_QUANTIZE'
+  | 'ERR_CHAT_TEMPLATE'
+  | 'ERR_GRAMMAR'
   | 'ERR_NATIVE';
 
 /** llama.cpp log levels as ggml numbers them (ggml_log_level). */
@@ -134,11 +136,26 @@ export type NativeSamplerStage =
   | { type: 'minP'; p: number; minKeep: number }
   | { type: 'temperature'; t: number }
   | { type: 'dist'; seed: number }
-  | { type: 'greedy' };
+  | { type: 'greedy' }
+  /** llama_sampler_init_logit_bias: `biases[i]` is added to the logit of `tokens[i]`; -Infinity bans it. */
+  | { type: 'logitBias'; tokens: Int32Array; biases: Float32Array }
+  /**
+   * llama.cpp's grammar sampler over GBNF text (start rule `root`), compiled when the chain is
+   * built (ERR_GRAMMAR if it does not compile). It constrains only generated tokens: the prompt
+   * the engine feeds the chain is not given to it.
+   */
+  | { type: 'grammar'; grammar: string }
+  /** The same, with the grammar converted from a JSON schema (JSON text) by json_schema_to_grammar. */
+  | { type: 'jsonSchema'; schema: string };
 
 export interface NativeGenerateParams {
   /** Stop after this many generated tokens; -1 = until end of generation or the context is full. */
   maxTokens: number;
+  /**
+   * Keep the longest common prefix of the prompt and the tokens the sequence holds from the
+   * previous job (their KV entries), decode only the rest. false: start from an empty sequence.
+   */
+  cachePrompt: boolean;
 }
 
 /**
@@ -152,6 +169,8 @@ export type NativeFinishReason = 'eog' | 'length' | 'abort' | 'context-full';
 export interface NativeGenerateResult {
   finishReason: NativeFinishReason;
   promptTokens: number;
+  /** Prompt tokens kept from the previous job (not decoded again). */
+  cachedTokens: number;
   generatedTokens: number;
   /** Microseconds spent decoding the prompt, and generating (sampling + decoding) after it. */
   promptMicros: number;
@@ -167,6 +186,13 @@ export interface NativeModel {
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
   /** UTF-8 bytes of the tokens' text (may be invalid UTF-8 if the tokens split a character). */
   detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): Uint8Array;
+  /**
+   * Formats a conversation with llama_chat_apply_template: `template` is a built-in name or a
+   * template text llama.cpp recognises; null = the model's own. Throws ERR_CHAT_TEMPLATE.
+   */
+  applyChatTemplate(template: string | null, messages: Array<{ role: string; content: string }>, addAssistant: boolean): string;
+  /** [id, text] of every control/unknown token: the ones parse_special matches as whole units. */
+  controlTokens(): Array<[number, string]>;
   /** Frees the model once no context holds it any more. Idempotent. */
   dispose(): void;
 }
@@ -218,6 +244,13 @@ export interface NativeAddon {
    * ERR_CONTEXT_CREATE / ERR_INVALID_ARG.
    */
   estimateMemory(path: string, model: NativeModelParams, context: NativeContextParams): Promise<NativeMemoryEstimate>;
+  /**
+   * llama.cpp's json_schema_to_grammar: a JSON schema (JSON text) as GBNF. Throws ERR_GRAMMAR for
+   * a schema it cannot convert or that exceeds the addon's limits (1 MiB, 128 levels, 4 KiB names).
+   */
+  jsonSchemaToGrammar(schemaJson: string): string;
+  /** Names of llama.cpp's built-in chat templates (llama_chat_builtin_templates). */
+  chatTemplateNames(): string[];
   /** The ggml backend devices in registry order, with their memory now. */
   listDevices(): NativeDevice[];
   /** llama.cpp's version string and system info (CPU features compiled in). */

@@ -4,6 +4,7 @@
  * change edits one line.
  */
 import { physicalCores } from './cpu.js';
+import { grammarOption, jsonSchemaOption, logitBiasOption, type JsonSchema, type LogitBias, type LogitBiasEntries } from './grammar.js';
 import { getRandomValues } from 'node:crypto';
 import {
   INT32_MAX,
@@ -188,8 +189,8 @@ const SPLIT_MODES = ['none', 'layer', 'row'] as const;
 /** llama_split_mode numbers. @internal */
 export const SPLIT_MODE_NUMBERS = { none: 0, layer: 1, row: 2 } as const;
 
-/** Validates a string option against its allowed values (wrong type: TypeError; unknown value: RangeError). */
-function enumOption<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+/** Validates a string option against its allowed values (wrong type: TypeError; unknown value: RangeError). @internal */
+export function enumOption<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   const expected = `one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
   if (typeof value !== 'string') throw typeError(name, expected, value);
   if (!(allowed as readonly string[]).includes(value)) throw rangeError(name, expected, value);
@@ -454,6 +455,33 @@ export interface GenerateOptions {
   stop?: readonly string[];
   /** Aborts the generation: `finishReason` becomes `'abort'`, the text generated so far is kept. */
   signal?: AbortSignal;
+  /**
+   * Keep the KV cache entries of the longest common prefix of this prompt and what the context
+   * evaluated last (its previous prompt and generated tokens), and evaluate only the rest, as
+   * llama.cpp's server does (`cache_prompt`). `false` evaluates the whole prompt from an empty
+   * sequence. Default `true`.
+   */
+  cachePrompt?: boolean;
+  /**
+   * Constrains the output to a GBNF grammar (llama.cpp's grammar format, start rule `root`): at
+   * every step only tokens that keep the text a prefix of the grammar's language can be chosen,
+   * and end of generation only once the text is complete. A grammar that does not compile (syntax
+   * error, undefined rule, left recursion, no `root`, empty) rejects `result` with `ERR_GRAMMAR`
+   * before anything is evaluated. Not together with `jsonSchema`.
+   */
+  grammar?: string;
+  /**
+   * Constrains the output to JSON that matches this schema, through the grammar llama.cpp's
+   * `json_schema_to_grammar` makes of it (see {@link jsonSchemaToGrammar}). A schema it cannot
+   * convert rejects `result` with `ERR_GRAMMAR`. Not together with `grammar`.
+   */
+  jsonSchema?: JsonSchema;
+  /**
+   * Added to the logits of the given tokens before sampling: token id → bias, as an object, a
+   * `Map` or `[token, bias]` pairs. `-Infinity` bans a token; a large positive bias all but forces
+   * it. Ids in `[0, vocabularySize)`, biases in `[-1e30, 1e30]` or `-Infinity`.
+   */
+  logitBias?: LogitBias;
 }
 
 /** {@link GenerateOptions} after validation, with defaults applied. @internal */
@@ -468,6 +496,11 @@ export interface ResolvedGenerateOptions {
   seed: number;
   stop: readonly string[];
   signal: AbortSignal | undefined;
+  cachePrompt: boolean;
+  grammar: string | undefined;
+  /** The schema as JSON text. */
+  jsonSchema: string | undefined;
+  logitBias: LogitBiasEntries;
 }
 
 /** Defaults of {@link GenerateOptions} (the seed default is random per call). */
@@ -479,6 +512,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
   minP: 0.05,
   repeatPenalty: 1.1,
   repeatLastN: 64,
+  cachePrompt: true,
 });
 
 /** Largest accepted seed; llama.cpp reads 0xFFFFFFFF (LLAMA_DEFAULT_SEED) as "random". */
@@ -486,7 +520,8 @@ export const MAX_SEED = 0xffff_fffe;
 /** Most stop strings per generation: each one is searched on every token. */
 export const MAX_STOP_STRINGS = 16;
 
-const GENERATE_KEYS = [
+/** The keys of {@link GenerateOptions}. @internal */
+export const GENERATE_KEYS = [
   'maxTokens',
   'temperature',
   'topK',
@@ -497,6 +532,10 @@ const GENERATE_KEYS = [
   'seed',
   'stop',
   'signal',
+  'cachePrompt',
+  'grammar',
+  'jsonSchema',
+  'logitBias',
 ] as const;
 
 /** A random seed in `[0, MAX_SEED]` from the OS's CSPRNG. */
@@ -509,6 +548,9 @@ export function randomSeed(): number {
 export function resolveGenerateOptions(options: unknown): ResolvedGenerateOptions {
   const o = optionsObject(options, 'generate options', GENERATE_KEYS);
   const d = GENERATE_DEFAULTS;
+  if (o.grammar !== undefined && o.jsonSchema !== undefined) {
+    throw typeError('jsonSchema', 'undefined when "grammar" is given (one constraint per generation)', o.jsonSchema);
+  }
   return {
     maxTokens: o.maxTokens === undefined ? d.maxTokens : integerOption('maxTokens', o.maxTokens, { min: -1, max: INT32_MAX }),
     temperature: o.temperature === undefined ? d.temperature : numberOption('temperature', o.temperature, { min: 0 }),
@@ -524,5 +566,9 @@ export function resolveGenerateOptions(options: unknown): ResolvedGenerateOption
     seed: o.seed === undefined ? randomSeed() : integerOption('seed', o.seed, { min: 0, max: MAX_SEED }),
     stop: o.stop === undefined ? [] : Object.freeze([...new Set(stringListOption('stop', o.stop, MAX_STOP_STRINGS))]),
     signal: o.signal === undefined ? undefined : signalOption('signal', o.signal),
+    cachePrompt: o.cachePrompt === undefined ? d.cachePrompt : booleanOption('cachePrompt', o.cachePrompt),
+    grammar: o.grammar === undefined ? undefined : grammarOption(o.grammar),
+    jsonSchema: o.jsonSchema === undefined ? undefined : jsonSchemaOption(o.jsonSchema),
+    logitBias: o.logitBias === undefined ? [] : logitBiasOption(o.logitBias),
   };
 }

@@ -4,9 +4,11 @@
 #include <mutex>
 
 #include "addon_data.h"
+#include "chat_template.h"
 #include "context.h"
 #include "devices.h"
 #include "estimate.h"
+#include "grammar.h"
 #include "errors.h"
 #include "inference_loop.h"
 #include "llama.h"
@@ -32,6 +34,13 @@ void SetLogger(const Napi::CallbackInfo& info) {
   Napi::Function logger = info.Length() > 0 && info[0].IsFunction() ? info[0].As<Napi::Function>() : Napi::Function();
   const int min_level = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : GGML_LOG_LEVEL_WARN;
   LogSetSink(env, logger, min_level);
+}
+
+Napi::Value ChatTemplateNames(const Napi::CallbackInfo& info) {
+  const std::vector<std::string> names = BuiltinChatTemplates();
+  Napi::Array out = Napi::Array::New(info.Env(), names.size());
+  for (uint32_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+  return out;
 }
 
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
@@ -69,6 +78,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listDevices", Napi::Function::New<ListDevices>(env, "listDevices"));
   exports.Set("estimateMemory", Napi::Function::New<EstimateMemory>(env, "estimateMemory"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
+  exports.Set("jsonSchemaToGrammar", Napi::Function::New<JsonSchemaToGrammarJs>(env, "jsonSchemaToGrammar"));
+  exports.Set("chatTemplateNames", Napi::Function::New<ChatTemplateNames>(env, "chatTemplateNames"));
   return exports;
 }
 

@@ -200,16 +200,17 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   if (!max_value.IsNumber()) ThrowCoded(env, "ERR_INVALID_ARG", "maxTokens must be a number");
   const double max_d = max_value.As<Napi::Number>().DoubleValue();
   const int32_t max_tokens = max_d < 0 || max_d > INT32_MAX ? -1 : static_cast<int32_t>(max_d);
+  const bool reuse_prefix = info[2].As<Napi::Object>().Get("cachePrompt").ToBoolean();
   std::shared_ptr<llama_sampler> chain(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
                                        [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
 
   abort_ = false;  // reset at submission, see Evaluate
   auto* completion = new JsCompletion(env, Value(), info[3].As<Napi::Function>());
-  PostJob(completion, [this, prompt = std::move(prompt), chain, max_tokens, completion] {
+  PostJob(completion, [this, prompt = std::move(prompt), chain, max_tokens, reuse_prefix, completion] {
     Guarded(completion, disposed_, [&] {
       if (!engine_) throw NativeError("ERR_INVALID_ARG", "the context is not initialised");
       engine_->Resume();
-      GenerateResult r = engine_->Generate(prompt, chain.get(), max_tokens,
+      GenerateResult r = engine_->Generate(prompt, chain.get(), max_tokens, reuse_prefix,
                                            [completion](llama_token t, const char* bytes, size_t n) { completion->PushToken(t, bytes, n); });
       engine_->Pause();
       if (disposed_) throw NativeError("ERR_DISPOSED", "the context was disposed");
@@ -217,6 +218,7 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
         Napi::Object out = Napi::Object::New(env);
         out.Set("finishReason", r.finish_reason);
         out.Set("promptTokens", r.prompt_tokens);
+        out.Set("cachedTokens", r.cached_tokens);
         out.Set("generatedTokens", r.generated_tokens);
         out.Set("promptMicros", static_cast<double>(r.prompt_micros));
         out.Set("generateMicros", static_cast<double>(r.generate_micros));

@@ -119,19 +119,43 @@ bool ContextEngine::CheckDecode(int32_t status) {
   throw NativeError("ERR_DECODE", "llama_decode failed with status " + std::to_string(status) + (why.empty() ? "" : ": " + why));
 }
 
-bool ContextEngine::DecodePrompt(const std::vector<llama_token>& tokens) {
+size_t ContextEngine::KeepPrefix(const std::vector<llama_token>& tokens, bool reuse) {
+  llama_memory_t memory = llama_get_memory(ctx_);
+  size_t n = 0;
+  if (reuse) {
+    const size_t limit = std::min(held_.size(), tokens.size() - 1);
+    while (n < limit && held_[n] == tokens[n]) n++;
+  }
+  // Some memories (recurrent models) cannot cut a sequence in the middle: start over then.
+  if (n > 0 && !llama_memory_seq_rm(memory, 0, static_cast<llama_pos>(n), -1)) n = 0;
   // Metadata only (as llama-bench does): zeroing the whole KV buffer would cost time to
   // first token in proportion to the context size, and every cell is rewritten before use.
-  llama_memory_clear(llama_get_memory(ctx_), false);
+  if (n == 0) llama_memory_clear(memory, false);
+  held_.resize(n);
+  return n;
+}
+
+bool ContextEngine::DecodePrompt(const std::vector<llama_token>& tokens, size_t from) {
   const size_t step = llama_n_batch(ctx_);
   scratch_.assign(tokens.begin(), tokens.end());
-  for (size_t i = 0; i < scratch_.size(); i += step) {
+  for (size_t i = from; i < scratch_.size(); i += step) {
     if (abort_->load(std::memory_order_relaxed)) return false;
     const int32_t n = static_cast<int32_t>(std::min(step, scratch_.size() - i));
+    held_.clear();  // until this batch is in: a failed or aborted decode may leave part of it
     if (!CheckDecode(llama_decode(ctx_, llama_batch_get_one(scratch_.data() + i, n)))) return false;
+    held_.assign(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(i) + n);
   }
   // GPU backends return before the work is done; the prompt time must include it.
   llama_synchronize(ctx_);
+  return true;
+}
+
+bool ContextEngine::DecodeNext(llama_token token) {
+  std::vector<llama_token> held = std::move(held_);
+  held_.clear();
+  if (!CheckDecode(llama_decode(ctx_, llama_batch_get_one(&token, 1)))) return false;
+  held_ = std::move(held);
+  held_.push_back(token);
   return true;
 }
 
@@ -149,14 +173,14 @@ llama_token ContextEngine::Argmax() {
 std::vector<float> ContextEngine::Evaluate(const std::vector<llama_token>& tokens) {
   CheckPrompt(tokens);
   LogTakeRecent();
-  if (!DecodePrompt(tokens)) throw NativeError("ERR_ABORTED", "evaluation aborted");
+  if (!DecodePrompt(tokens, KeepPrefix(tokens, false))) throw NativeError("ERR_ABORTED", "evaluation aborted");
   const float* logits = llama_get_logits_ith(ctx_, -1);
   if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
   return std::vector<float>(logits, logits + VocabSize());
 }
 
 GenerateResult ContextEngine::Generate(const std::vector<llama_token>& prompt, llama_sampler* chain,
-                                       int32_t max_tokens, const TokenEmitter& emit) {
+                                       int32_t max_tokens, bool reuse_prefix, const TokenEmitter& emit) {
   CheckPrompt(prompt);
   LogTakeRecent();
   GenerateResult r;
@@ -168,7 +192,9 @@ GenerateResult ContextEngine::Generate(const std::vector<llama_token>& prompt, l
   }
 
   const int64_t t0 = NowMicros();
-  if (!DecodePrompt(prompt)) {
+  const size_t kept = KeepPrefix(prompt, reuse_prefix);
+  r.cached_tokens = static_cast<int32_t>(kept);
+  if (!DecodePrompt(prompt, kept)) {
     r.finish_reason = "abort";
     r.prompt_micros = NowMicros() - t0;
     return r;
@@ -207,7 +233,7 @@ GenerateResult ContextEngine::Generate(const std::vector<llama_token>& prompt, l
       r.finish_reason = "context-full";
       break;
     }
-    if (!CheckDecode(llama_decode(ctx_, llama_batch_get_one(&token, 1)))) {
+    if (!DecodeNext(token)) {
       r.finish_reason = "abort";
       break;
     }

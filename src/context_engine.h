@@ -32,6 +32,7 @@ llama_context_params ContextParamsFor(const EngineParams& p);
 struct GenerateResult {
   std::string finish_reason;  // eog | length | abort | context-full
   int32_t prompt_tokens = 0;
+  int32_t cached_tokens = 0;  // prompt tokens whose KV entries were kept from the previous job
   int32_t generated_tokens = 0;
   int64_t prompt_micros = 0;
   int64_t generate_micros = 0;
@@ -54,15 +55,21 @@ class ContextEngine {
   // Clears the sequence, evaluates the tokens, returns the last token's logits.
   std::vector<float> Evaluate(const std::vector<llama_token>& tokens);
 
-  // Clears the sequence, evaluates the prompt, then samples/decodes until end of
-  // generation, `max_tokens` (-1: no limit), a full context or abort. A null chain means
-  // greedy (argmax of the logits).
+  // Evaluates the prompt, then samples/decodes until end of generation, `max_tokens` (-1: no
+  // limit), a full context or abort. A null chain means greedy (argmax of the logits). With
+  // `reuse_prefix`, the longest common prefix of the prompt and what the sequence already
+  // holds is kept and only the rest is decoded; otherwise the sequence starts empty.
   GenerateResult Generate(const std::vector<llama_token>& prompt, llama_sampler* chain, int32_t max_tokens,
-                          const TokenEmitter& emit);
+                          bool reuse_prefix, const TokenEmitter& emit);
 
  private:
-  // Decodes the prompt in n_batch pieces; returns false when aborted.
-  bool DecodePrompt(const std::vector<llama_token>& tokens);
+  // Keeps the longest common prefix of `tokens` and held_ (at most all but the last token,
+  // whose logits are needed) in the sequence, drops the rest; returns how many were kept.
+  size_t KeepPrefix(const std::vector<llama_token>& tokens, bool reuse);
+  // Decodes tokens[from..] in n_batch pieces after the kept prefix; returns false when aborted.
+  bool DecodePrompt(const std::vector<llama_token>& tokens, size_t from);
+  // Decodes one generated token at the end of the sequence.
+  bool DecodeNext(llama_token token);
   // Maps a llama_decode status to true (ok), false (aborted) or a thrown NativeError.
   bool CheckDecode(int32_t status);
   void CheckPrompt(const std::vector<llama_token>& tokens) const;
@@ -87,6 +94,9 @@ class ContextEngine {
   ggml_threadpool* threadpool_batch_ = nullptr;
   llama_context* ctx_ = nullptr;
   std::vector<llama_token> scratch_;
+  // The tokens whose KV entries sequence 0 holds, in position order. Cleared whenever a
+  // decode fails or is aborted, since llama.cpp may then keep part of a batch.
+  std::vector<llama_token> held_;
 
  public:
   // Threads sleep while the context is idle so an idle model costs no CPU.

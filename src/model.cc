@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "chat_template.h"
 #include "devices.h"
 #include "errors.h"
 #include "log.h"
@@ -191,6 +192,8 @@ Napi::Function Model::Define(Napi::Env env) {
                          InstanceMethod<&Model::Info>("info"),
                          InstanceMethod<&Model::Tokenize>("tokenize"),
                          InstanceMethod<&Model::Detokenize>("detokenize"),
+                         InstanceMethod<&Model::ApplyChatTemplate>("applyChatTemplate"),
+                         InstanceMethod<&Model::ControlTokens>("controlTokens"),
                          InstanceMethod<&Model::Dispose>("dispose"),
                      });
 }
@@ -344,6 +347,47 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
   if (n < 0) ThrowCoded(env, "ERR_NATIVE", "llama_detokenize failed");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, n);
   std::copy(text.begin(), text.begin() + n, out.Data());
+  return out;
+}
+
+Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelHandle& h = Loaded(env);
+  if (info.Length() < 3 || !(info[0].IsString() || info[0].IsNull()) || !info[1].IsArray()) {
+    ThrowCoded(env, "ERR_INVALID_ARG", "applyChatTemplate(template | null, messages, addAssistant)");
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<ChatMessage> messages;
+  messages.reserve(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "chat messages must be objects");
+    Napi::Object m = v.As<Napi::Object>();
+    if (!m.Get("role").IsString() || !m.Get("content").IsString()) {
+      ThrowCoded(env, "ERR_INVALID_ARG", "chat messages need string role and content");
+    }
+    messages.push_back({m.Get("role").As<Napi::String>().Utf8Value(), m.Get("content").As<Napi::String>().Utf8Value()});
+  }
+  const std::string tmpl = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  try {
+    return Napi::String::New(env, llama_napi::ApplyChatTemplate(h.model, info[0].IsString() ? &tmpl : nullptr, messages,
+                                                                info[2].ToBoolean()));
+  } catch (const NativeError& e) {
+    ThrowCoded(env, e.code(), e.what());
+  }
+}
+
+Napi::Value Model::ControlTokens(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelHandle& h = Loaded(env);
+  const auto tokens = llama_napi::ControlTokens(h.vocab);
+  Napi::Array out = Napi::Array::New(env, tokens.size());
+  for (uint32_t i = 0; i < tokens.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, tokens[i].first);
+    pair.Set(1u, tokens[i].second);
+    out.Set(i, pair);
+  }
   return out;
 }
 

@@ -202,6 +202,7 @@ function fakeHost(
   const result = (finishReason: NativeFinishReason, generatedTokens: number): NativeGenerateResult => ({
     finishReason,
     promptTokens: 3,
+    cachedTokens: 0,
     generatedTokens,
     promptMicros: 1000,
     generateMicros: 2000,
@@ -215,7 +216,7 @@ function fakeHost(
       return state.disposed;
     },
     size: options.size ?? 100,
-    async generate(_prompt, _sampler, _maxTokens, onTokens) {
+    async generate(_prompt, _sampler, _params, onTokens) {
       state.generateCalls++;
       state.aborted = false;
       let generated = 0;
@@ -243,6 +244,7 @@ function request(overrides: Partial<GenerationRequest> = {}): GenerationRequest 
     prompt: Int32Array.of(1, 2, 3),
     sampler: [{ type: 'greedy' }],
     maxTokens: -1,
+    cachePrompt: true,
     stop: [],
     signal: undefined,
     callerStack: undefined,

@@ -68,6 +68,7 @@ describe('generate options', () => {
         minP: resolved.minP,
         repeatPenalty: resolved.repeatPenalty,
         repeatLastN: resolved.repeatLastN,
+        cachePrompt: resolved.cachePrompt,
       },
       { ...GENERATE_DEFAULTS },
     );
