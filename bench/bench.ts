@@ -8,13 +8,20 @@
  * with the ratios binding/native and PASS/MISS per target. A benchmark, not a test: it exits 0
  * whatever the numbers are (non-zero only when it cannot run).
  *
- *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep]
+ * Then the concurrency table: aggregate generation tokens/s of 1, 2, 4 and 8 concurrent
+ * streams in one context against llama-batched-bench (same context, batch sizes and threads),
+ * alternating rounds as above; and the time to first token of a chat session's turn 10
+ * against its turn 1.
+ *
+ *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency]
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultThreads, getBuildInfo } from '../lib/index.js';
 import { DEFAULT_POLL } from '../lib/options.js';
+import { runBatchedBench, type BatchedResult } from './batched-bench.js';
 import { runBindingRound, type BindingRound } from './binding-bench.js';
+import { runBindingConcurrency, runChatTtft, turnRatio, type ConcurrencyLevel } from './concurrency-bench.js';
 import { ensureBenchModel, FULL_SPEC, QUANT_TYPE, QUICK_SPEC } from './model.js';
 import { findTest, runLlamaBench, type NativeResult } from './native-bench.js';
 import { fmt, max, median, mib, pct, spread, table } from './stats.js';
@@ -28,10 +35,21 @@ const UBATCH = 512;
 /** Prompt length for time to first token: a short chat turn. */
 const TTFT_PROMPT = 16;
 
-/** Targets from the issue. */
+/** Concurrency test (llama-batched-bench -npp/-ntg/-npl/-c). */
+const CONC_PROMPT = 128;
+const CONC_GEN = 128;
+const CONC_LEVELS = [1, 2, 4, 8] as const;
+const CONC_CONTEXT = 8 * (CONC_PROMPT + CONC_GEN);
+/** Chat sessions: short turns. */
+const CHAT_TURNS = 10;
+const CHAT_REPLY = 16;
+
+/** Targets from the issues. */
 const TARGET_TG = 0.99;
 const TARGET_PP = 0.98;
 const TARGET_LOOP_P99_MS = 2;
+const TARGET_CONCURRENCY = 0.95;
+const TARGET_TURN_RATIO = 1.5;
 
 const USAGE = `Usage: npm run bench -- [options]
   --threads N   compute threads for both sides (default 2)
@@ -41,6 +59,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --reps N      repetitions per test per round (default 3)
   --quick       2-layer model instead of 8 (smoke run)
   --sweep       afterwards, threads {1,2} x poll {0,50}, one round each, to choose defaults from numbers
+  --only WHAT   run only 'pp-tg' (the llama-bench comparison) or 'concurrency' (streams and chat turns)
   --help`;
 
 interface Options {
@@ -50,6 +69,7 @@ interface Options {
   reps: number;
   quick: boolean;
   sweep: boolean;
+  only: 'pp-tg' | 'concurrency' | undefined;
 }
 
 function parseOptions(): Options | undefined {
@@ -61,6 +81,7 @@ function parseOptions(): Options | undefined {
       reps: { type: 'string' },
       quick: { type: 'boolean', default: false },
       sweep: { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -78,7 +99,13 @@ function parseOptions(): Options | undefined {
     reps: int('reps', values.reps, 3, 1, 100),
     quick: values.quick ?? false,
     sweep: values.sweep ?? false,
+    only: onlyOption(values.only),
   };
+}
+
+function onlyOption(value: string | undefined): Options['only'] {
+  if (value === undefined || value === 'pp-tg' || value === 'concurrency') return value;
+  throw new RangeError(`--only must be pp-tg or concurrency, got ${value}`);
 }
 
 const log = (line: string): void => console.log(line);
@@ -265,6 +292,67 @@ async function sweep(llamaBench: string, model: string, reps: number): Promise<v
   );
 }
 
+/**
+ * Concurrent streams against llama-batched-bench, alternating rounds, then chat-turn TTFT.
+ */
+async function concurrency(tool: string, model: string, threads: number, rounds: number): Promise<void> {
+  const cfg = {
+    modelPath: model,
+    threads,
+    contextSize: CONC_CONTEXT,
+    batchSize: BATCH,
+    ubatchSize: UBATCH,
+    prompt: CONC_PROMPT,
+    generate: CONC_GEN,
+    levels: CONC_LEVELS,
+  };
+  const native: BatchedResult[][] = [];
+  const binding: ConcurrencyLevel[][] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    const runNative = async (): Promise<void> => {
+      native.push(await runBatchedBench({ tool, model, ...cfg, batchSize: BATCH, ubatchSize: UBATCH }));
+    };
+    const runBinding = async (): Promise<void> => {
+      binding.push(await runBindingConcurrency(cfg, r));
+    };
+    if (r % 2 === 0) {
+      await runNative();
+      await runBinding();
+    } else {
+      await runBinding();
+      await runNative();
+    }
+    log(`  concurrency round ${r + 1}/${rounds} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const rows = CONC_LEVELS.map((pl, i) => {
+    const n = native.map((round) => round[i]!.speedTg);
+    const b = binding.map((round) => round[i]!.speedTg);
+    const paired = median(b.map((v, r) => v / n[r]!));
+    const loopP99 = median(binding.map((round) => round[i]!.loopP99Ms));
+    const loopMax = max(binding.map((round) => round[i]!.loopMaxMs));
+    return [
+      String(pl), fmt(median(n)), fmt(median(b)), pct(median(b) / median(n)), pct(paired),
+      `>= ${pct(TARGET_CONCURRENCY)} ${verdict(paired >= TARGET_CONCURRENCY)}`,
+      `${fmt(loopP99, 2)} / ${fmt(loopMax, 2)}`, verdict(loopP99 < TARGET_LOOP_P99_MS),
+    ];
+  });
+  log('');
+  log(`Concurrent streams: aggregate generation tokens/s, -npp ${CONC_PROMPT} -ntg ${CONC_GEN} -c ${CONC_CONTEXT} -b ${BATCH} -ub ${UBATCH}, ` +
+    `${threads} threads, ${rounds} rounds`);
+  log(table(['streams', 'llama-batched-bench', 'binding', 'binding/native', 'paired', 'target', 'loop p99 / max ms', 'p99 < 2 ms'], rows));
+  log('  binding: one context with sequences 8; all streams generating (window from the last first token to the first last token),');
+  log('  each sampling greedily, detokenizing and streaming to a `for await` loop; llama-batched-bench decodes random tokens only.');
+
+  const ttfts: number[][] = [];
+  for (let r = 0; r < rounds; r++) ttfts.push(await runChatTtft({ modelPath: model, threads, turns: CHAT_TURNS, replyTokens: CHAT_REPLY }));
+  const ratio = turnRatio(ttfts, CHAT_TURNS);
+  log('');
+  log(`Chat session, ${CHAT_TURNS} short turns (${CHAT_REPLY}-token replies), time to first token per turn (ms, median of ${rounds} sessions):`);
+  log(`  ${Array.from({ length: CHAT_TURNS }, (_, t) => `turn ${t + 1}: ${fmt(median(ttfts.map((s) => s[t]!)), 1)}`).join(', ')}`);
+  log(`  turn ${CHAT_TURNS} / turn 1: ${fmt(ratio, 2)}x (target <= ${TARGET_TURN_RATIO}x ${verdict(ratio <= TARGET_TURN_RATIO)})`);
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
   if (options === undefined) {
@@ -301,18 +389,23 @@ async function main(): Promise<void> {
   }
   log(`runs:    ${options.rounds} rounds x ${options.reps} repetitions, alternating order, medians`);
 
+  if (options.only !== 'concurrency') await ppTg(options, tools.llamaBench, model.path);
+  if (options.only !== 'pp-tg') await concurrency(tools.llamaBatchedBench, model.path, options.threads, options.rounds);
+  log('');
+  log(`Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+}
+
+/** The llama-bench comparison (prompt, generation, TTFT, event loop). */
+async function ppTg(options: Options, llamaBench: string, modelPath: string): Promise<void> {
   const collected = emptyCollected();
   for (let r = 0; r < options.rounds; r++) {
     const order = r % 2 === 0 ? 'native-first' : 'binding-first';
     const t0 = performance.now();
-    await round(order, { llamaBench: tools.llamaBench, model: model.path, threads: options.threads, poll: options.poll, reps: options.reps }, collected);
+    await round(order, { llamaBench, model: modelPath, threads: options.threads, poll: options.poll, reps: options.reps }, collected);
     log(`  round ${r + 1}/${options.rounds} (${order}) done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   report(collected);
-
-  if (options.sweep) await sweep(tools.llamaBench, model.path, options.reps);
-  log('');
-  log(`Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  if (options.sweep) await sweep(llamaBench, modelPath, options.reps);
 }
 
 main().catch((error: unknown) => {

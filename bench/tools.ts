@@ -1,5 +1,5 @@
 /**
- * Builds and locates llama.cpp's own tools (llama-bench, llama-quantize) from the same CMake
+ * Builds and locates llama.cpp's own tools (llama-bench, llama-batched-bench, llama-quantize) from the same CMake
  * build directory as the addon.
  *
  * Why the same build directory: a comparison with a llama-bench from somewhere else would
@@ -23,6 +23,7 @@ export const BUILD_DIR = join(REPO_ROOT, 'build');
 export interface Tools {
   llamaBench: string;
   llamaQuantize: string;
+  llamaBatchedBench: string;
   /** A warning when the addon looks older than the libraries the tools were just linked with. */
   staleAddonWarning: string | undefined;
 }
@@ -66,7 +67,7 @@ function staleAddon(): string | undefined {
 }
 
 /**
- * Builds llama-bench and llama-quantize (a no-op for ninja when they are up to date, so it
+ * Builds llama-bench, llama-batched-bench and llama-quantize (a no-op for ninja when they are up to date, so it
  * runs every time: the tools then always match the current vendored sources).
  * @throws when there is no build directory (run `npm install` first) or the build fails
  */
@@ -79,9 +80,14 @@ export async function ensureTools(log: (line: string) => void): Promise<Tools> {
     log('Configuring the build with -DLLAMA_NAPI_BENCH_TOOLS=ON (adds llama.cpp tool targets; the addon is unchanged)…');
     await runInherit('cmake', ['-S', REPO_ROOT, '-B', BUILD_DIR, '-DLLAMA_NAPI_BENCH_TOOLS=ON']);
   }
-  log('Building llama-bench and llama-quantize from the vendored tree (same build dir and flags as the addon)…');
-  await runInherit('cmake', ['--build', BUILD_DIR, '--target', 'llama-bench', 'llama-quantize']);
-  return { llamaBench: locate('llama-bench'), llamaQuantize: locate('llama-quantize'), staleAddonWarning: staleAddon() };
+  log('Building llama-bench, llama-batched-bench and llama-quantize from the vendored tree (same build dir and flags as the addon)…');
+  await runInherit('cmake', ['--build', BUILD_DIR, '--target', 'llama-bench', 'llama-batched-bench', 'llama-quantize']);
+  return {
+    llamaBench: locate('llama-bench'),
+    llamaQuantize: locate('llama-quantize'),
+    llamaBatchedBench: locate('llama-batched-bench'),
+    staleAddonWarning: staleAddon(),
+  };
 }
 
 /** Output of a finished command. */

@@ -6,7 +6,7 @@ import { splitChatOptions, type ChatOptions } from './chat-options.js';
 import { ChatSession, type ChatSessionHost, type ChatSessionOptions } from './chat-session.js';
 import { chatMessages, type ChatMessage, type FormattedChat, type ResolvedChatTemplateOptions } from './chat-template.js';
 import { Generation, type GenerationHost, type GenerationResult } from './generation.js';
-import { INTERNAL, JobQueue, assertInternal, noop } from './lifetime.js';
+import { INTERNAL, assertInternal, noop } from './lifetime.js';
 import type { NativeContext } from './native.js';
 import {
   resolveGenerateOptions,
@@ -36,23 +36,25 @@ export interface ContextOwner {
 let initContext: (context: Context) => Promise<void>;
 
 /**
- * A context of a loaded {@link Model}: holds the conversation state (KV cache) and runs one
- * job at a time. Created with {@link Model.createContext}; disposed with {@link Context.dispose},
- * `await using`, or when its model is disposed.
+ * A context of a loaded {@link Model}: holds the conversation state (KV cache) and runs
+ * generations on its own inference thread. Created with {@link Model.createContext}; disposed
+ * with {@link Context.dispose}, `await using`, or when its model is disposed.
  *
- * Jobs (`generate`, `chat`, `evaluate`) on a busy context wait their turn in a FIFO queue. The
- * context remembers what it evaluated last: a generation whose prompt starts with the same
- * tokens evaluates only the rest (`cachePrompt`, on by default); `evaluate` always starts
- * from an empty sequence.
+ * A context runs up to `sequences` generations at once (continuous batching: one decode per
+ * step for all of them); further ones wait for a free sequence, first come first served.
+ * Each sequence remembers what it evaluated last: a generation whose prompt starts with the
+ * same tokens evaluates only the rest (`cachePrompt`, on by default), and a new generation
+ * goes to the free sequence sharing the longest prefix with its prompt. `evaluate` always
+ * starts from an empty sequence.
  */
 export class Context implements AsyncDisposable {
   readonly #owner: ContextOwner;
   readonly #native: NativeContext;
   readonly #params: ResolvedContextOptions;
   readonly #onDisposed: () => void;
-  readonly #queue = new JobQueue();
   readonly #host: GenerationHost;
   #size = 0;
+  #sequenceSize = 0;
   #disposed = false;
   #disposing: Promise<void> | undefined;
   /** Settles (never rejects) when native init has finished, successfully or not. */
@@ -77,16 +79,17 @@ export class Context implements AsyncDisposable {
     this.#onDisposed = onDisposed;
     const self = this;
     this.#host = {
-      enqueue: (job) => this.#queue.run(job),
+      // The addon schedules: generations run together, or wait for a free sequence in order.
+      enqueue: (job) => job(),
       assertUsable: () => this.#assertUsable(),
       get disposed() {
         return self.#disposed;
       },
       get size() {
-        return self.#size;
+        return self.#sequenceSize;
       },
       generate: (prompt, sampler, params, onTokens) => this.#native.generate(prompt, sampler, params, onTokens),
-      abort: () => this.#native.abort(),
+      abort: (id) => this.#native.abort(id),
     };
   }
 
@@ -94,6 +97,20 @@ export class Context implements AsyncDisposable {
   get size(): number {
     this.#assertUsable();
     return this.#size;
+  }
+
+  /**
+   * Tokens one generation can hold: {@link Context.size} split evenly between the context's
+   * `sequences` (equal to `size` with one sequence).
+   */
+  get sequenceSize(): number {
+    this.#assertUsable();
+    return this.#sequenceSize;
+  }
+
+  /** Generations this context runs at once (the `sequences` option). */
+  get sequences(): number {
+    return this.#params.sequences;
   }
 
   /** Whether {@link Context.dispose} has been called. */
@@ -155,7 +172,7 @@ export class Context implements AsyncDisposable {
    * Evaluates `tokens` from an empty sequence and returns the logits of the last one
    * (one score per vocabulary entry). Meant for tests and tools, e.g. to check sampling.
    *
-   * @param tokens - 1 to {@link Context.size} token ids
+   * @param tokens - 1 to {@link Context.sequenceSize} - 1 token ids
    * @returns a new `Float32Array` of length `vocabularySize`
    */
   async evaluate(tokens: readonly number[]): Promise<Float32Array> {
@@ -163,20 +180,20 @@ export class Context implements AsyncDisposable {
     this.#assertUsable();
     const ids = tokenIds('tokens', tokens, this.#owner.vocabularySize);
     if (ids.length === 0) throw new RangeError('Invalid argument "tokens": expected at least 1 token id, got 0');
-    if (ids.length > this.#size) {
-      throw new LlamaError('ERR_CONTEXT_FULL', `Cannot evaluate ${ids.length} tokens in a context of ${this.#size}`);
+    if (ids.length >= this.#sequenceSize) {
+      throw new LlamaError(
+        'ERR_CONTEXT_FULL',
+        `Cannot evaluate ${ids.length} tokens in a sequence of ${this.#sequenceSize}`,
+      );
     }
-    return this.#queue.run(async () => {
-      this.#assertUsable();
-      try {
-        return await this.#native.evaluate(ids);
-      } catch (error) {
-        const failure = this.#disposed
-          ? new LlamaError('ERR_DISPOSED', 'The context was disposed during evaluation', { cause: error })
-          : fromNativeError(error, 'ERR_DECODE');
-        throw withCallerStack(failure, callerStack);
-      }
-    });
+    try {
+      return await this.#native.evaluate(ids);
+    } catch (error) {
+      const failure = this.#disposed
+        ? new LlamaError('ERR_DISPOSED', 'The context was disposed during evaluation', { cause: error })
+        : fromNativeError(error, 'ERR_DECODE');
+      throw withCallerStack(failure, callerStack);
+    }
   }
 
   /**
@@ -218,6 +235,7 @@ export class Context implements AsyncDisposable {
     }
     if (this.#disposed) throw disposedError('The model');
     this.#size = this.#native.size();
+    this.#sequenceSize = this.#native.sequenceSize();
   }
 
   #assertUsable(): void {
@@ -248,7 +266,7 @@ export class Context implements AsyncDisposable {
     return {
       spaceBeforeText: this.#owner.spaceBeforeText,
       formatChat: (messages, addAssistant, options) => this.#owner.formatChat(messages, addAssistant, options),
-      size: () => this.size,
+      size: () => this.sequenceSize,
       start: (prompt, resolved, callerStack, onFinish) => this.#start(prompt, resolved, callerStack, onFinish),
     };
   }

@@ -66,12 +66,12 @@ export interface GenerationHost {
   assertUsable(): void;
   /** Whether the context has been disposed (a native abort then means ERR_DISPOSED). */
   readonly disposed: boolean;
-  /** Allocated context size in tokens. */
+  /** Tokens one generation can hold (the context's size per sequence). */
   readonly size: number;
   /** Starts native generation. */
   generate(prompt: Int32Array, sampler: NativeSamplerStage[], params: NativeGenerateParams, onTokens: NativeTokenCallback): Promise<NativeGenerateResult>;
-  /** Aborts the native job in flight. */
-  abort(): void;
+  /** Aborts native job `id`. */
+  abort(id: number): void;
 }
 
 /**
@@ -92,6 +92,13 @@ export interface GenerationRequest {
    * keeps state across generations (a chat session) has it updated when the caller resumes.
    */
   onFinish?: (result: GenerationResult) => void;
+}
+
+/** Ids of native jobs: unique among a context's running jobs (wraps after 2^32). */
+let lastJobId = 0;
+function nextJobId(): number {
+  lastJobId = (lastJobId + 1) >>> 0;
+  return lastJobId;
 }
 
 type Waiter = { resolve: (result: IteratorResult<GenerationChunk>) => void; reject: (error: unknown) => void };
@@ -125,6 +132,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   #closed = false;
   #running = false;
   #abortRequested = false;
+  readonly #id = nextJobId();
   #text = '';
   readonly #tokens: number[] = [];
 
@@ -145,7 +153,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   abort(): void {
     if (this.#done || this.#abortRequested) return;
     this.#abortRequested = true;
-    if (this.#running) this.#host.abort();
+    if (this.#running) this.#host.abort(this.#id);
   }
 
   /** Streams the chunks. A generation can be iterated once. */
@@ -240,13 +248,13 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       firstTokenAt ??= performance.now();
       const { text, stopped } = this.#stream.push(bytes);
       if (text.length > 0 || tokens.length > 0) this.#emit({ text, tokens: Array.from(tokens) });
-      if (stopped && this.#running) this.#host.abort();
+      if (stopped && this.#running) this.#host.abort(this.#id);
     };
 
     let native: NativeGenerateResult | undefined;
     this.#running = true;
     try {
-      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt }, onTokens);
+      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, id: this.#id }, onTokens);
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
       if (this.#host.disposed) throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation', { cause: error });

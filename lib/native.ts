@@ -119,7 +119,7 @@ export interface NativeContextParams {
   threadsBatch: number;
   /** ggml threadpool polling level 0..100 (0 = threads sleep between graph computations). */
   poll: number;
-  /** Max parallel sequences the context is created for (1 for now). */
+  /** Sequences the context serves at once (n_seq_max); the KV cache is split evenly between them. */
   sequences: number;
   /** llama_flash_attn_type by name; absent: auto. */
   flashAttention?: 'auto' | 'on' | 'off';
@@ -151,6 +151,8 @@ export type NativeSamplerStage =
 export interface NativeGenerateParams {
   /** Stop after this many generated tokens; -1 = until end of generation or the context is full. */
   maxTokens: number;
+  /** Chosen by the caller, unique among the context's running jobs: `abort(id)` aborts this one. */
+  id: number;
   /**
    * Keep the longest common prefix of the prompt and the tokens the sequence holds from the
    * previous job (their KV entries), decode only the rest. false: start from an empty sequence.
@@ -202,11 +204,15 @@ export interface NativeContext {
   init(params: NativeContextParams): Promise<void>;
   /** Context size actually allocated (llama_n_ctx). */
   size(): number;
-  /** Clears the sequence, evaluates `tokens`, resolves with the logits of the last one. */
+  /** Tokens one sequence holds (llama_n_ctx_seq): the size split between the sequences. */
+  sequenceSize(): number;
+  /** Evaluates `tokens` in an empty sequence, resolves with the logits of the last one. */
   evaluate(tokens: Int32Array): Promise<Float32Array>;
   /**
-   * Clears the sequence, evaluates `prompt`, then samples and decodes token by token on the
-   * context's inference thread until end of generation, `maxTokens`, a full context or abort().
+   * Queues a generation. The context's inference thread serves every queued generation at
+   * once (one llama_decode per step for all, each in a sequence of its own) until end of
+   * generation, `maxTokens`, a full sequence or abort(id). Rejects ERR_CONTEXT_FULL when the
+   * prompt does not fit a sequence.
    */
   generate(
     prompt: Int32Array,
@@ -214,8 +220,8 @@ export interface NativeContext {
     params: NativeGenerateParams,
     onTokens: NativeTokenCallback,
   ): Promise<NativeGenerateResult>;
-  /** Aborts the job in flight (its promise resolves with finishReason 'abort' or rejects ERR_ABORTED). */
-  abort(): void;
+  /** Aborts job `id` (its promise resolves with finishReason 'abort'), or every job when no id is given. */
+  abort(id?: number): void;
   /** Aborts in-flight work, stops the inference thread and frees the context. Idempotent. */
   dispose(): Promise<void>;
 }

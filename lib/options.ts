@@ -321,7 +321,18 @@ export interface ContextOptions {
    * `flashAttention: 'off'`, and `'auto'` turns flash attention on for it.
    */
   kvCacheTypeV?: KvCacheType;
+  /**
+   * Generations the context runs at once, `[1, min(256, contextSize)]` (llama.cpp's
+   * `--parallel`). Concurrent `generate` / `chat` calls are decoded together, one batch per
+   * step (continuous batching); further calls wait for a free sequence, first come first
+   * served. The KV cache is split evenly: each generation holds at most
+   * `contextSize / sequences` tokens ({@link Context.sequenceSize}). Default `1`.
+   */
+  sequences?: number;
 }
+
+/** Most sequences one context serves (llama.cpp's LLAMA_MAX_SEQ). */
+export const MAX_SEQUENCES = 256;
 
 /** See {@link ContextOptions.flashAttention}. */
 export type FlashAttention = 'auto' | 'on' | 'off';
@@ -339,7 +350,7 @@ export interface ResolvedContextOptions {
   threads: number;
   threadsBatch: number;
   poll: number;
-  /** Parallel sequences; 1 until continuous batching lands. */
+  /** Generations served at once (llama_context_params.n_seq_max). */
   sequences: number;
   flashAttention: FlashAttention;
   kvCacheTypeK: KvCacheType;
@@ -376,6 +387,7 @@ const CONTEXT_KEYS = [
   'flashAttention',
   'kvCacheTypeK',
   'kvCacheTypeV',
+  'sequences',
 ] as const;
 
 /**
@@ -419,7 +431,10 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
     threads,
     threadsBatch,
     poll,
-    sequences: 1,
+    sequences:
+      o.sequences === undefined
+        ? 1
+        : integerOption('sequences', o.sequences, { min: 1, max: Math.min(MAX_SEQUENCES, contextSize) }),
     flashAttention,
     kvCacheTypeK,
     kvCacheTypeV,

@@ -89,6 +89,7 @@ Napi::Function Context::Define(Napi::Env env) {
                      {
                          InstanceMethod<&Context::Init>("init"),
                          InstanceMethod<&Context::Size>("size"),
+                         InstanceMethod<&Context::SequenceSize>("sequenceSize"),
                          InstanceMethod<&Context::Evaluate>("evaluate"),
                          InstanceMethod<&Context::Generate>("generate"),
                          InstanceMethod<&Context::Abort>("abort"),
@@ -105,10 +106,12 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   }
   model_ = Model::Unwrap(model_object)->Acquire(env);
   model_object_ = Napi::Persistent(model_object);
-  loop_ = std::make_unique<InferenceLoop>([this] {
-    disposed_ = true;
-    abort_ = true;
-  });
+  loop_ = std::make_unique<InferenceLoop>(
+      [this] {
+        disposed_ = true;
+        abort_ = true;
+      },
+      [this] { return StepEngine(); });
   Register(env);
 }
 
@@ -156,6 +159,7 @@ Napi::Value Context::Init(const Napi::CallbackInfo& info) {
       engine_ = std::make_unique<ContextEngine>(model_, p, &abort_);
       engine_->Pause();
       size_ = engine_->Size();
+      sequence_size_ = engine_->SequenceSize();
       if (disposed_) throw NativeError("ERR_DISPOSED", "the context was disposed");
       completion->Resolve([](Napi::Env env) { return env.Undefined(); });
     });
@@ -165,28 +169,82 @@ Napi::Value Context::Init(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), size_.load()); }
 
+Napi::Value Context::SequenceSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), sequence_size_.load());
+}
+
+bool Context::StepEngine() {
+  if (!engine_) return false;
+  if (!running_) {
+    engine_->Resume();
+    running_ = true;
+  }
+  bool more = false;
+  try {
+    more = engine_->Step();
+  } catch (const std::exception& e) {
+    engine_->FailAll("ERR_NATIVE", e.what());
+  }
+  if (!more) {
+    engine_->Pause();
+    running_ = false;
+  }
+  return more;
+}
+
+std::shared_ptr<std::atomic<bool>> Context::NewJobFlag(Napi::Env env, Napi::Value id) {
+  if (!id.IsNumber() && !id.IsUndefined()) ThrowCoded(env, "ERR_INVALID_ARG", "a job id must be a number");
+  // Flags of finished jobs are only held here: drop them.
+  for (auto it = job_flags_.begin(); it != job_flags_.end();) {
+    it = it->second.use_count() == 1 ? job_flags_.erase(it) : std::next(it);
+  }
+  auto flag = std::make_shared<std::atomic<bool>>(false);
+  if (id.IsNumber()) job_flags_[id.As<Napi::Number>().Uint32Value()] = flag;
+  return flag;
+}
+
+std::function<void(const std::string&, const std::string&)> Context::Rejecter(JsCompletion* completion) {
+  return [this, completion](const std::string& code, const std::string& message) {
+    if (disposed_.load()) {
+      completion->Reject("ERR_DISPOSED", "the context was disposed");
+    } else {
+      completion->Reject(code, message);
+    }
+  };
+}
+
 Napi::Value Context::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnsureUsable(env);
-  std::vector<llama_token> tokens = TokensArg(env, info[0]);
-  abort_ = false;  // reset at submission: an abort() for an earlier job cannot leak into this one
+  SlotRequest request;
+  request.prompt = TokensArg(env, info[0]);
+  request.reuse_prefix = false;
+  request.logits_only = true;
+  request.abort = NewJobFlag(env, info.Length() > 1 ? info[1] : env.Undefined());
   auto* completion = new JsCompletion(env, Value(), Napi::Function());
-  PostJob(completion, [this, tokens = std::move(tokens), completion] {
-    Guarded(completion, disposed_, [&] {
-      if (!engine_) throw NativeError("ERR_INVALID_ARG", "the context is not initialised");
-      engine_->Resume();
-      auto logits = std::make_shared<std::vector<float>>(engine_->Evaluate(tokens));
-      engine_->Pause();
-      if (disposed_) throw NativeError("ERR_DISPOSED", "the context was disposed");
-      completion->Resolve([logits](Napi::Env env) {
-        Napi::Float32Array out = Napi::Float32Array::New(env, logits->size());
-        std::memcpy(out.Data(), logits->data(), logits->size() * sizeof(float));
-        return out;
-      });
+  request.on_logits = [completion](std::vector<float> values) {
+    auto logits = std::make_shared<std::vector<float>>(std::move(values));
+    completion->Resolve([logits](Napi::Env env) {
+      Napi::Float32Array out = Napi::Float32Array::New(env, logits->size());
+      std::memcpy(out.Data(), logits->data(), logits->size() * sizeof(float));
+      return out;
     });
-    if (engine_) engine_->Pause();
-  });
+  };
+  request.on_done = [completion](const GenerateResult&) { completion->Reject("ERR_ABORTED", "evaluation aborted"); };
+  request.on_error = Rejecter(completion);
+  Submit(completion, std::move(request));
   return completion->Promise();
+}
+
+void Context::Submit(JsCompletion* completion, SlotRequest request) {
+  auto shared = std::make_shared<SlotRequest>(std::move(request));
+  PostJob(completion, [this, shared, completion] {
+    if (!engine_) {
+      completion->Reject("ERR_INVALID_ARG", "the context is not initialised");
+      return;
+    }
+    engine_->Submit(std::move(*shared));
+  });
 }
 
 Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
@@ -195,42 +253,46 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   if (info.Length() < 4 || !info[1].IsArray() || !info[2].IsObject() || !info[3].IsFunction()) {
     ThrowCoded(env, "ERR_INVALID_ARG", "generate(prompt, sampler, params, onTokens)");
   }
-  std::vector<llama_token> prompt = TokensArg(env, info[0]);
-  Napi::Value max_value = info[2].As<Napi::Object>().Get("maxTokens");
+  Napi::Object params = info[2].As<Napi::Object>();
+  SlotRequest request;
+  request.prompt = TokensArg(env, info[0]);
+  Napi::Value max_value = params.Get("maxTokens");
   if (!max_value.IsNumber()) ThrowCoded(env, "ERR_INVALID_ARG", "maxTokens must be a number");
   const double max_d = max_value.As<Napi::Number>().DoubleValue();
-  const int32_t max_tokens = max_d < 0 || max_d > INT32_MAX ? -1 : static_cast<int32_t>(max_d);
-  const bool reuse_prefix = info[2].As<Napi::Object>().Get("cachePrompt").ToBoolean();
-  std::shared_ptr<llama_sampler> chain(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
-                                       [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
+  request.max_tokens = max_d < 0 || max_d > INT32_MAX ? -1 : static_cast<int32_t>(max_d);
+  request.reuse_prefix = params.Get("cachePrompt").ToBoolean();
+  request.chain.reset(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
+                      [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
+  if (!request.chain.get()) request.chain.reset();  // greedy: the engine takes the argmax itself
+  request.abort = NewJobFlag(env, params.Get("id"));
 
-  abort_ = false;  // reset at submission, see Evaluate
   auto* completion = new JsCompletion(env, Value(), info[3].As<Napi::Function>());
-  PostJob(completion, [this, prompt = std::move(prompt), chain, max_tokens, reuse_prefix, completion] {
-    Guarded(completion, disposed_, [&] {
-      if (!engine_) throw NativeError("ERR_INVALID_ARG", "the context is not initialised");
-      engine_->Resume();
-      GenerateResult r = engine_->Generate(prompt, chain.get(), max_tokens, reuse_prefix,
-                                           [completion](llama_token t, const char* bytes, size_t n) { completion->PushToken(t, bytes, n); });
-      engine_->Pause();
-      if (disposed_) throw NativeError("ERR_DISPOSED", "the context was disposed");
-      completion->Resolve([r](Napi::Env env) {
-        Napi::Object out = Napi::Object::New(env);
-        out.Set("finishReason", r.finish_reason);
-        out.Set("promptTokens", r.prompt_tokens);
-        out.Set("cachedTokens", r.cached_tokens);
-        out.Set("generatedTokens", r.generated_tokens);
-        out.Set("promptMicros", static_cast<double>(r.prompt_micros));
-        out.Set("generateMicros", static_cast<double>(r.generate_micros));
-        return out;
-      });
+  request.on_token = [completion](llama_token t, const char* bytes, size_t n) { completion->PushToken(t, bytes, n); };
+  request.on_done = [completion](const GenerateResult& r) {
+    completion->Resolve([r](Napi::Env env) {
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("finishReason", r.finish_reason);
+      out.Set("promptTokens", r.prompt_tokens);
+      out.Set("cachedTokens", r.cached_tokens);
+      out.Set("generatedTokens", r.generated_tokens);
+      out.Set("promptMicros", static_cast<double>(r.prompt_micros));
+      out.Set("generateMicros", static_cast<double>(r.generate_micros));
+      return out;
     });
-    if (engine_) engine_->Pause();
-  });
+  };
+  request.on_error = Rejecter(completion);
+  Submit(completion, std::move(request));
   return completion->Promise();
 }
 
-void Context::Abort(const Napi::CallbackInfo&) { abort_ = true; }
+void Context::Abort(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsNumber()) {
+    auto it = job_flags_.find(info[0].As<Napi::Number>().Uint32Value());
+    if (it != job_flags_.end()) it->second->store(true);
+    return;
+  }
+  for (auto& entry : job_flags_) entry.second->store(true);
+}
 
 Napi::Value Context::Dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -4,7 +4,10 @@
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "context_engine.h"
 #include "inference_loop.h"
@@ -30,12 +33,22 @@ class Context : public Napi::ObjectWrap<Context> {
  private:
   Napi::Value Init(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value SequenceSize(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
+  // abort(id): that job; abort(): every job of this context.
   void Abort(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   void EnsureUsable(Napi::Env env) const;
+  // Loop thread: one scheduling step of the engine (threads wake for work, sleep when idle).
+  bool StepEngine();
+  // JS thread: the abort flag of a new job, found again by its JS-chosen id in Abort().
+  std::shared_ptr<std::atomic<bool>> NewJobFlag(Napi::Env env, Napi::Value id);
+  // Rejects `completion` with the engine's code, or ERR_DISPOSED once disposed.
+  std::function<void(const std::string&, const std::string&)> Rejecter(class JsCompletion* completion);
+  // Hands a request to the engine on the loop thread.
+  void Submit(class JsCompletion* completion, SlotRequest request);
   // Posts a job that settles `completion`; rejects it with ERR_DISPOSED if the loop is stopping.
   void PostJob(class JsCompletion* completion, std::function<void()> job);
   void Unregister();
@@ -46,6 +59,9 @@ class Context : public Napi::ObjectWrap<Context> {
   std::atomic<bool> abort_{false};
   std::atomic<bool> disposed_{false};
   std::atomic<uint32_t> size_{0};
+  std::atomic<uint32_t> sequence_size_{0};
+  bool running_ = false;  // loop thread: the compute threads are awake
+  std::unordered_map<uint32_t, std::shared_ptr<std::atomic<bool>>> job_flags_;  // JS thread
   bool initialised_ = false;
   std::unique_ptr<ContextEngine> engine_;  // touched only on the loop thread
   std::unique_ptr<InferenceLoop> loop_;

@@ -16,7 +16,6 @@ int64_t NowMicros() {
       .count();
 }
 
-bool AbortRequested(void* data) { return static_cast<const std::atomic<bool>*>(data)->load(std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -47,8 +46,8 @@ ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::a
   }
 
   llama_context_params cp = ContextParamsFor(p);
-  cp.abort_callback = AbortRequested;        // decode stops between graph nodes
-  cp.abort_callback_data = const_cast<std::atomic<bool>*>(abort_);
+  cp.abort_callback = AbortCallback;         // decode stops between graph nodes
+  cp.abort_callback_data = this;
   ctx_ = llama_init_from_model(model_->model, cp);
   if (ctx_ == nullptr) {
     std::string why = LogTakeRecent();
@@ -68,16 +67,24 @@ ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::a
     threadpool_ = make(p.threads);
     if (p.threads_batch != p.threads) threadpool_batch_ = make(p.threads_batch);
     if (threadpool_ == nullptr || (p.threads_batch != p.threads && threadpool_batch_ == nullptr)) {
-      Release();
+      ReleaseContext();
       throw NativeError("ERR_CONTEXT_CREATE", "could not create the compute threadpool");
     }
     llama_attach_threadpool(ctx_, threadpool_, threadpool_batch_);
   }
+  batch_ = llama_batch_init(static_cast<int32_t>(llama_n_batch(ctx_)), 0, 1);
+  sequences_.resize(llama_n_seq_max(ctx_));
+  piece_.resize(256);
 }
 
-ContextEngine::~ContextEngine() { Release(); }
+ContextEngine::~ContextEngine() {
+  FailAll("ERR_DISPOSED", "the context was disposed");
+  ReleaseContext();
+}
 
-void ContextEngine::Release() {
+void ContextEngine::ReleaseContext() {
+  if (batch_.token != nullptr) llama_batch_free(batch_);
+  batch_ = {};
   if (ctx_ != nullptr) {
     llama_free(ctx_);
     ctx_ = nullptr;
@@ -99,16 +106,291 @@ void ContextEngine::Resume() {
   if (threadpool_batch_) tp_api_.resume(threadpool_batch_);
 }
 
-void ContextEngine::CheckPrompt(const std::vector<llama_token>& tokens) const {
-  if (tokens.empty()) throw NativeError("ERR_INVALID_ARG", "the prompt is empty");
-  if (tokens.size() >= Size()) {
-    throw NativeError("ERR_CONTEXT_FULL", "the prompt (" + std::to_string(tokens.size()) +
-                                              " tokens) does not fit the context (" + std::to_string(Size()) + ")");
+bool ContextEngine::AbortCallback(void* engine) { return static_cast<const ContextEngine*>(engine)->DecodeShouldStop(); }
+
+bool ContextEngine::DecodeShouldStop() const {
+  if (abort_->load(std::memory_order_relaxed)) return true;
+  // Only when every request in the batch was aborted: the others still need this decode.
+  bool any = false;
+  for (const auto& slot : active_) {
+    if (slot->batch_tokens == 0) continue;
+    if (!slot->Aborted()) return false;
+    any = true;
+  }
+  return any;
+}
+
+void ContextEngine::Submit(SlotRequest request) {
+  auto slot = std::make_unique<Slot>();
+  slot->request = std::move(request);
+  slot->result.prompt_tokens = static_cast<int32_t>(slot->request.prompt.size());
+  waiting_.push_back(std::move(slot));
+}
+
+bool ContextEngine::Admissible(Slot& slot) {
+  const std::vector<llama_token>& prompt = slot.request.prompt;
+  if (prompt.empty()) {
+    Fail(slot, "ERR_INVALID_ARG", "the prompt is empty");
+    return false;
+  }
+  if (prompt.size() >= SequenceSize()) {
+    Fail(slot, "ERR_CONTEXT_FULL", "the prompt (" + std::to_string(prompt.size()) + " tokens) does not fit a sequence of the context (" +
+                                       std::to_string(SequenceSize()) + " tokens)");
+    return false;
   }
   const int32_t n_vocab = VocabSize();
-  for (llama_token t : tokens) {
-    if (t < 0 || t >= n_vocab) throw NativeError("ERR_INVALID_ARG", "token id " + std::to_string(t) + " out of range");
+  for (llama_token t : prompt) {
+    if (t < 0 || t >= n_vocab) {
+      Fail(slot, "ERR_INVALID_ARG", "token id " + std::to_string(t) + " out of range");
+      return false;
+    }
   }
+  return true;
+}
+
+void ContextEngine::Admit() {
+  while (!waiting_.empty()) {
+    Slot& slot = *waiting_.front();
+    if (slot.Aborted()) {
+      slot.result.finish_reason = "abort";
+      slot.request.on_done(slot.result);
+      waiting_.pop_front();
+      continue;
+    }
+    if (!Admissible(slot)) {
+      waiting_.pop_front();
+      continue;
+    }
+    // The free sequence sharing the longest prefix with the prompt, else the least recently used.
+    int32_t best = -1;
+    size_t best_common = 0;
+    for (size_t i = 0; i < sequences_.size(); i++) {
+      const Sequence& seq = sequences_[i];
+      if (seq.busy) continue;
+      size_t common = 0;
+      if (slot.request.reuse_prefix) {
+        const size_t limit = std::min(seq.held.size(), slot.request.prompt.size());
+        while (common < limit && seq.held[common] == slot.request.prompt[common]) common++;
+      }
+      if (best < 0 || common > best_common ||
+          (common == best_common && seq.last_used < sequences_[static_cast<size_t>(best)].last_used)) {
+        best = static_cast<int32_t>(i);
+        best_common = common;
+      }
+    }
+    if (best < 0) return;  // every sequence is busy: wait for one to finish
+
+    std::unique_ptr<Slot> owned = std::move(waiting_.front());
+    waiting_.pop_front();
+    Sequence& seq = sequences_[static_cast<size_t>(best)];
+    seq.busy = true;
+    seq.last_used = ++clock_;
+    owned->seq = best;
+    owned->started_at = NowMicros();
+    owned->prompt_done = KeepPrefix(seq, best, owned->request.prompt, owned->request.reuse_prefix);
+    owned->result.cached_tokens = static_cast<int32_t>(owned->prompt_done);
+    // Penalty samplers look back over the prompt too, as llama.cpp's CLI does.
+    if (owned->request.chain) {
+      for (llama_token t : owned->request.prompt) llama_sampler_accept(owned->request.chain.get(), t);
+    }
+    active_.push_back(std::move(owned));
+  }
+}
+
+size_t ContextEngine::KeepPrefix(Sequence& seq, llama_seq_id id, const std::vector<llama_token>& tokens, bool reuse) {
+  llama_memory_t memory = llama_get_memory(ctx_);
+  size_t n = 0;
+  if (reuse) {
+    const size_t limit = std::min(seq.held.size(), tokens.size() - 1);
+    while (n < limit && seq.held[n] == tokens[n]) n++;
+  }
+  // Some memories (recurrent models) cannot cut a sequence in the middle: start over then.
+  if (n > 0 && !llama_memory_seq_rm(memory, id, static_cast<llama_pos>(n), -1)) n = 0;
+  if (n == 0) llama_memory_seq_rm(memory, id, -1, -1);
+  seq.held.resize(n);
+  return n;
+}
+
+void ContextEngine::FillBatch() {
+  const int32_t capacity = static_cast<int32_t>(llama_n_batch(ctx_));
+  batch_.n_tokens = 0;
+  auto add = [&](Slot& slot, llama_token token, bool logits) {
+    const int32_t i = batch_.n_tokens++;
+    Sequence& seq = sequences_[static_cast<size_t>(slot.seq)];
+    batch_.token[i] = token;
+    batch_.pos[i] = static_cast<llama_pos>(seq.held.size() + slot.batch_tokens);
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = slot.seq;
+    batch_.logits[i] = logits;
+    slot.batch_tokens++;
+    if (logits) slot.batch_index = i;
+  };
+  for (auto& slot : active_) {
+    slot->batch_index = -1;
+    slot->batch_tokens = 0;
+  }
+  // Generating requests first: one token each, so a long prompt never starves them. With more
+  // of them than a batch holds, the first one served rotates, so none waits twice in a row.
+  const size_t n = active_.size();
+  for (size_t k = 0; k < n && batch_.n_tokens < capacity; k++) {
+    Slot& slot = *active_[(first_ + k) % n];
+    if (slot.next >= 0) add(slot, slot.next, true);
+  }
+  first_ = n > 0 ? (first_ + 1) % n : 0;
+  for (auto& slot : active_) {
+    const std::vector<llama_token>& prompt = slot->request.prompt;
+    while (slot->next < 0 && slot->prompt_done + slot->batch_tokens < prompt.size() && batch_.n_tokens < capacity) {
+      const size_t at = slot->prompt_done + slot->batch_tokens;
+      add(*slot, prompt[at], at + 1 == prompt.size());
+    }
+  }
+}
+
+bool ContextEngine::Step() {
+  if (abort_->load(std::memory_order_relaxed)) {
+    FailAll("ERR_ABORTED", "the context was aborted");
+    return false;
+  }
+  Admit();
+  for (size_t i = 0; i < active_.size();) {
+    if (active_[i]->Aborted()) {
+      Finish(*active_[i], "abort");  // removes it
+    } else {
+      i++;
+    }
+  }
+  if (active_.empty()) return !waiting_.empty();
+
+  FillBatch();
+  if (batch_.n_tokens == 0) return true;
+  LogTakeRecent();  // so an error message carries only this decode's log lines
+  bool decoded = false;
+  try {
+    decoded = CheckDecode(llama_decode(ctx_, batch_));
+  } catch (const NativeError& e) {
+    // llama.cpp may keep part of a failed batch: the sequences in it start over next time.
+    for (size_t i = active_.size(); i-- > 0;) {
+      if (active_[i]->batch_tokens > 0) Fail(*active_[i], e.code(), e.what());
+    }
+    return !active_.empty() || !waiting_.empty();
+  }
+  if (!decoded) {
+    if (abort_->load(std::memory_order_relaxed)) {
+      FailAll("ERR_ABORTED", "the context was aborted");
+      return false;
+    }
+    // Every request in the batch was aborted; llama.cpp may have kept part of the batch.
+    for (size_t i = active_.size(); i-- > 0;) {
+      Slot& slot = *active_[i];
+      if (slot.batch_tokens == 0) continue;
+      sequences_[static_cast<size_t>(slot.seq)].held.clear();
+      llama_memory_seq_rm(llama_get_memory(ctx_), slot.seq, -1, -1);
+      Finish(slot, "abort");
+    }
+    return !active_.empty() || !waiting_.empty();
+  }
+  Collect();
+  return !active_.empty() || !waiting_.empty();
+}
+
+void ContextEngine::Collect() {
+  bool synced = false;
+  for (size_t i = active_.size(); i-- > 0;) {
+    Slot& slot = *active_[i];
+    if (slot.batch_tokens == 0) continue;
+    Sequence& seq = sequences_[static_cast<size_t>(slot.seq)];
+    if (slot.next >= 0) {
+      seq.held.push_back(slot.next);
+      slot.next = -1;
+    } else {
+      const auto from = slot.request.prompt.begin() + static_cast<std::ptrdiff_t>(slot.prompt_done);
+      seq.held.insert(seq.held.end(), from, from + static_cast<std::ptrdiff_t>(slot.batch_tokens));
+      slot.prompt_done += slot.batch_tokens;
+      if (slot.prompt_done == slot.request.prompt.size()) {
+        // GPU backends return before the work is done; the prompt time must include it.
+        if (!synced) llama_synchronize(ctx_);
+        synced = true;
+        slot.prompt_done_at = NowMicros();
+        slot.result.prompt_micros = slot.prompt_done_at - slot.started_at;
+      }
+    }
+    if (slot.batch_index >= 0) Sample(slot);
+  }
+}
+
+void ContextEngine::Sample(Slot& slot) {
+  try {
+    if (slot.request.logits_only) {
+      const float* logits = llama_get_logits_ith(ctx_, slot.batch_index);
+      if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
+      std::vector<float> out(logits, logits + VocabSize());
+      auto on_logits = slot.request.on_logits;
+      Release(slot, true);
+      on_logits(std::move(out));
+      return;
+    }
+    // llama_sampler_sample also accepts the token into the chain.
+    llama_token token = slot.request.chain ? llama_sampler_sample(slot.request.chain.get(), ctx_, slot.batch_index)
+                                           : Argmax(slot.batch_index);
+    if (llama_vocab_is_eog(model_->vocab, token)) return Finish(slot, "eog");
+    int32_t n = llama_token_to_piece(model_->vocab, token, piece_.data(), static_cast<int32_t>(piece_.size()), 0, false);
+    if (n < 0) {
+      piece_.resize(static_cast<size_t>(-n));
+      n = llama_token_to_piece(model_->vocab, token, piece_.data(), static_cast<int32_t>(piece_.size()), 0, false);
+    }
+    slot.request.on_token(token, piece_.data(), n > 0 ? static_cast<size_t>(n) : 0);
+    slot.result.generated_tokens++;
+    if (slot.request.max_tokens >= 0 && slot.result.generated_tokens >= slot.request.max_tokens) return Finish(slot, "length");
+    // Prompt plus generated tokens never exceed the sequence (the last one needs no slot of
+    // its own only because generation stops here).
+    if (sequences_[static_cast<size_t>(slot.seq)].held.size() + 1 >= SequenceSize()) return Finish(slot, "context-full");
+    slot.next = token;
+  } catch (const NativeError& e) {
+    Fail(slot, e.code(), e.what());
+  }
+}
+
+void ContextEngine::Finish(Slot& slot, const char* reason) {
+  slot.result.finish_reason = reason;
+  const int64_t now = NowMicros();
+  if (slot.prompt_done_at == 0) {
+    slot.result.prompt_micros = now - slot.started_at;
+  } else {
+    slot.result.generate_micros = now - slot.prompt_done_at;
+  }
+  GenerateResult result = slot.result;
+  auto on_done = slot.request.on_done;
+  Release(slot, true);
+  on_done(result);
+}
+
+void ContextEngine::Fail(Slot& slot, const std::string& code, const std::string& message) {
+  auto on_error = slot.request.on_error;
+  if (slot.seq >= 0) {
+    sequences_[static_cast<size_t>(slot.seq)].held.clear();
+    llama_memory_seq_rm(llama_get_memory(ctx_), slot.seq, -1, -1);
+  }
+  Release(slot, false);
+  on_error(code, message);
+}
+
+void ContextEngine::Release(Slot& slot, bool keep_cache) {
+  (void)keep_cache;
+  if (slot.seq >= 0) sequences_[static_cast<size_t>(slot.seq)].busy = false;
+  for (size_t i = 0; i < active_.size(); i++) {
+    if (active_[i].get() == &slot) {
+      active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
+      return;
+    }
+  }
+  // A waiting request (never admitted) is removed by its caller.
+}
+
+void ContextEngine::FailAll(const std::string& code, const std::string& message) {
+  std::deque<std::unique_ptr<Slot>> waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& slot : waiting) slot->request.on_error(code, message);
+  while (!active_.empty()) Fail(*active_.back(), code, message);
 }
 
 bool ContextEngine::CheckDecode(int32_t status) {
@@ -119,128 +401,15 @@ bool ContextEngine::CheckDecode(int32_t status) {
   throw NativeError("ERR_DECODE", "llama_decode failed with status " + std::to_string(status) + (why.empty() ? "" : ": " + why));
 }
 
-size_t ContextEngine::KeepPrefix(const std::vector<llama_token>& tokens, bool reuse) {
-  llama_memory_t memory = llama_get_memory(ctx_);
-  size_t n = 0;
-  if (reuse) {
-    const size_t limit = std::min(held_.size(), tokens.size() - 1);
-    while (n < limit && held_[n] == tokens[n]) n++;
-  }
-  // Some memories (recurrent models) cannot cut a sequence in the middle: start over then.
-  if (n > 0 && !llama_memory_seq_rm(memory, 0, static_cast<llama_pos>(n), -1)) n = 0;
-  // Metadata only (as llama-bench does): zeroing the whole KV buffer would cost time to
-  // first token in proportion to the context size, and every cell is rewritten before use.
-  if (n == 0) llama_memory_clear(memory, false);
-  held_.resize(n);
-  return n;
-}
-
-bool ContextEngine::DecodePrompt(const std::vector<llama_token>& tokens, size_t from) {
-  const size_t step = llama_n_batch(ctx_);
-  scratch_.assign(tokens.begin(), tokens.end());
-  for (size_t i = from; i < scratch_.size(); i += step) {
-    if (abort_->load(std::memory_order_relaxed)) return false;
-    const int32_t n = static_cast<int32_t>(std::min(step, scratch_.size() - i));
-    held_.clear();  // until this batch is in: a failed or aborted decode may leave part of it
-    if (!CheckDecode(llama_decode(ctx_, llama_batch_get_one(scratch_.data() + i, n)))) return false;
-    held_.assign(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(i) + n);
-  }
-  // GPU backends return before the work is done; the prompt time must include it.
-  llama_synchronize(ctx_);
-  return true;
-}
-
-bool ContextEngine::DecodeNext(llama_token token) {
-  std::vector<llama_token> held = std::move(held_);
-  held_.clear();
-  if (!CheckDecode(llama_decode(ctx_, llama_batch_get_one(&token, 1)))) return false;
-  held_ = std::move(held);
-  held_.push_back(token);
-  return true;
-}
-
-llama_token ContextEngine::Argmax() {
-  const float* logits = llama_get_logits_ith(ctx_, -1);
+llama_token ContextEngine::Argmax(int32_t i) {
+  const float* logits = llama_get_logits_ith(ctx_, i);
   if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
   const int32_t n = VocabSize();
   llama_token best = 0;
-  for (int32_t i = 1; i < n; i++) {
-    if (logits[i] > logits[best]) best = i;
+  for (int32_t t = 1; t < n; t++) {
+    if (logits[t] > logits[best]) best = t;
   }
   return best;
-}
-
-std::vector<float> ContextEngine::Evaluate(const std::vector<llama_token>& tokens) {
-  CheckPrompt(tokens);
-  LogTakeRecent();
-  if (!DecodePrompt(tokens, KeepPrefix(tokens, false))) throw NativeError("ERR_ABORTED", "evaluation aborted");
-  const float* logits = llama_get_logits_ith(ctx_, -1);
-  if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
-  return std::vector<float>(logits, logits + VocabSize());
-}
-
-GenerateResult ContextEngine::Generate(const std::vector<llama_token>& prompt, llama_sampler* chain,
-                                       int32_t max_tokens, bool reuse_prefix, const TokenEmitter& emit) {
-  CheckPrompt(prompt);
-  LogTakeRecent();
-  GenerateResult r;
-  r.prompt_tokens = static_cast<int32_t>(prompt.size());
-
-  // Penalty samplers look back over the prompt too, as llama.cpp's CLI does.
-  if (chain != nullptr) {
-    for (llama_token t : prompt) llama_sampler_accept(chain, t);
-  }
-
-  const int64_t t0 = NowMicros();
-  const size_t kept = KeepPrefix(prompt, reuse_prefix);
-  r.cached_tokens = static_cast<int32_t>(kept);
-  if (!DecodePrompt(prompt, kept)) {
-    r.finish_reason = "abort";
-    r.prompt_micros = NowMicros() - t0;
-    return r;
-  }
-  const int64_t t1 = NowMicros();
-  r.prompt_micros = t1 - t0;
-
-  const uint32_t n_ctx = Size();
-  uint32_t n_past = static_cast<uint32_t>(prompt.size());
-  std::string piece(256, '\0');
-  for (;;) {
-    if (abort_->load(std::memory_order_relaxed)) {
-      r.finish_reason = "abort";
-      break;
-    }
-    // llama_sampler_sample also accepts the token into the chain.
-    llama_token token = chain != nullptr ? llama_sampler_sample(chain, ctx_, -1) : Argmax();
-    if (llama_vocab_is_eog(model_->vocab, token)) {
-      r.finish_reason = "eog";
-      break;
-    }
-    int32_t n = llama_token_to_piece(model_->vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
-    if (n < 0) {
-      piece.resize(static_cast<size_t>(-n));
-      n = llama_token_to_piece(model_->vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
-    }
-    emit(token, piece.data(), n > 0 ? static_cast<size_t>(n) : 0);
-    r.generated_tokens++;
-    if (max_tokens >= 0 && r.generated_tokens >= max_tokens) {
-      r.finish_reason = "length";
-      break;
-    }
-    // Prompt plus generated tokens never exceed the context (the last one needs no slot
-    // of its own only because generation stops here).
-    if (n_past + 1 >= n_ctx) {
-      r.finish_reason = "context-full";
-      break;
-    }
-    if (!DecodeNext(token)) {
-      r.finish_reason = "abort";
-      break;
-    }
-    n_past++;
-  }
-  r.generate_micros = NowMicros() - t1;
-  return r;
 }
 
 }  // namespace llama_napi

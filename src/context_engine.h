@@ -3,13 +3,16 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ggml-cpu.h"
 #include "llama.h"
 #include "model_handle.h"
+#include "slot.h"
 
 namespace llama_napi {
 
@@ -29,54 +32,67 @@ struct EngineParams {
 // The llama_context_params these parameters stand for (no callbacks attached).
 llama_context_params ContextParamsFor(const EngineParams& p);
 
-struct GenerateResult {
-  std::string finish_reason;  // eog | length | abort | context-full
-  int32_t prompt_tokens = 0;
-  int32_t cached_tokens = 0;  // prompt tokens whose KV entries were kept from the previous job
-  int32_t generated_tokens = 0;
-  int64_t prompt_micros = 0;
-  int64_t generate_micros = 0;
-};
-
-// Called on the loop thread for every generated token with the bytes of its piece.
-using TokenEmitter = std::function<void(llama_token, const char* piece, size_t piece_len)>;
-
+// Serves any number of requests at once, one llama_decode per step for all of them
+// (continuous batching, as llama.cpp's server does): each active request has a sequence of
+// its own; prompts are decoded in n_batch-sized chunks beside the other requests' next
+// tokens; a request that finds no free sequence waits, first come first served.
 class ContextEngine {
  public:
-  // Throws NativeError(ERR_CONTEXT_CREATE). `abort` is polled by llama.cpp between graph nodes.
+  // Throws NativeError(ERR_CONTEXT_CREATE). `abort` (the whole context's) is polled by
+  // llama.cpp between graph nodes.
   ContextEngine(ModelRef model, const EngineParams& params, const std::atomic<bool>* abort);
-  ~ContextEngine();
+  ~ContextEngine();  // fails the requests still queued or running with ERR_DISPOSED
   ContextEngine(const ContextEngine&) = delete;
   ContextEngine& operator=(const ContextEngine&) = delete;
 
   uint32_t Size() const { return llama_n_ctx(ctx_); }
+  // Tokens one sequence holds: the context is split evenly between its sequences.
+  uint32_t SequenceSize() const { return llama_n_ctx_seq(ctx_); }
   int32_t VocabSize() const { return llama_vocab_n_tokens(model_->vocab); }
 
-  // Clears the sequence, evaluates the tokens, returns the last token's logits.
-  std::vector<float> Evaluate(const std::vector<llama_token>& tokens);
+  // Queues a request; it starts at the next Step() that finds a free sequence.
+  void Submit(SlotRequest request);
+  // One scheduling step: admits waiting requests, decodes one batch for every active one,
+  // samples their next tokens. Returns whether work remains.
+  bool Step();
+  // Fails every queued and running request.
+  void FailAll(const std::string& code, const std::string& message);
 
-  // Evaluates the prompt, then samples/decodes until end of generation, `max_tokens` (-1: no
-  // limit), a full context or abort. A null chain means greedy (argmax of the logits). With
-  // `reuse_prefix`, the longest common prefix of the prompt and what the sequence already
-  // holds is kept and only the rest is decoded; otherwise the sequence starts empty.
-  GenerateResult Generate(const std::vector<llama_token>& prompt, llama_sampler* chain, int32_t max_tokens,
-                          bool reuse_prefix, const TokenEmitter& emit);
+  // Threads sleep while the context is idle so an idle model costs no CPU.
+  void Pause();
+  void Resume();
 
  private:
-  // Keeps the longest common prefix of `tokens` and held_ (at most all but the last token,
-  // whose logits are needed) in the sequence, drops the rest; returns how many were kept.
-  size_t KeepPrefix(const std::vector<llama_token>& tokens, bool reuse);
-  // Decodes tokens[from..] in n_batch pieces after the kept prefix; returns false when aborted.
-  bool DecodePrompt(const std::vector<llama_token>& tokens, size_t from);
-  // Decodes one generated token at the end of the sequence.
-  bool DecodeNext(llama_token token);
+  struct Sequence {
+    std::vector<llama_token> held;  // tokens whose KV entries it holds, in position order
+    bool busy = false;
+    uint64_t last_used = 0;
+  };
+
+  // Gives waiting requests a free sequence (longest common prefix first, else least recently
+  // used) and keeps the reusable part of what it holds. Rejects prompts that cannot run.
+  void Admit();
+  bool Admissible(Slot& slot);
+  // Keeps the longest common prefix of the prompt and the sequence's tokens (at most all but
+  // the last prompt token, whose logits are needed); returns how many were kept.
+  size_t KeepPrefix(Sequence& seq, llama_seq_id id, const std::vector<llama_token>& tokens, bool reuse);
+  // Fills batch_ with each generating slot's next token, then prompt chunks.
+  void FillBatch();
+  // After a decode: samples, emits, finishes slots.
+  void Collect();
+  void Sample(Slot& slot);
+  void Finish(Slot& slot, const char* reason);
+  void Fail(Slot& slot, const std::string& code, const std::string& message);
+  void Release(Slot& slot, bool keep_cache);
   // Maps a llama_decode status to true (ok), false (aborted) or a thrown NativeError.
   bool CheckDecode(int32_t status);
-  void CheckPrompt(const std::vector<llama_token>& tokens) const;
-  // The most likely next token (the first one on ties, as llama.cpp's greedy sampler).
-  llama_token Argmax();
+  // The most likely next token at batch index `i` (the first one on ties, as llama.cpp's greedy sampler).
+  llama_token Argmax(int32_t i);
+  // Whether llama.cpp should stop the decode in flight.
+  bool DecodeShouldStop() const;
+  static bool AbortCallback(void* engine);
   // Frees the context, then its threadpools.
-  void Release();
+  void ReleaseContext();
 
   // Threadpool functions come from the CPU backend's registry (llama-bench does the
   // same), so this also works when backends are loaded dynamically.
@@ -93,15 +109,13 @@ class ContextEngine {
   ggml_threadpool* threadpool_ = nullptr;
   ggml_threadpool* threadpool_batch_ = nullptr;
   llama_context* ctx_ = nullptr;
-  std::vector<llama_token> scratch_;
-  // The tokens whose KV entries sequence 0 holds, in position order. Cleared whenever a
-  // decode fails or is aborted, since llama.cpp may then keep part of a batch.
-  std::vector<llama_token> held_;
-
- public:
-  // Threads sleep while the context is idle so an idle model costs no CPU.
-  void Pause();
-  void Resume();
+  llama_batch batch_{};
+  std::vector<Sequence> sequences_;
+  std::deque<std::unique_ptr<Slot>> waiting_;
+  std::vector<std::unique_ptr<Slot>> active_;
+  uint64_t clock_ = 0;  // orders sequence use, for least-recently-used choice
+  size_t first_ = 0;    // the active request whose token goes first into the next batch
+  std::string piece_;
 };
 
 }  // namespace llama_napi

@@ -19,7 +19,8 @@ Registry& Live() {
 
 }  // namespace
 
-InferenceLoop::InferenceLoop(std::function<void()> interrupt) : interrupt_(std::move(interrupt)) {
+InferenceLoop::InferenceLoop(std::function<void()> interrupt, Step step)
+    : interrupt_(std::move(interrupt)), step_(std::move(step)) {
   {
     std::lock_guard<std::mutex> lock(Live().mutex);
     Live().loops.insert(this);
@@ -70,16 +71,25 @@ void InferenceLoop::Join() {
 }
 
 void InferenceLoop::Run() {
+  bool working = false;  // the step has work left (touched by this thread only)
   for (;;) {
     Job job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      if (!working) wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (!queue_.empty()) {
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      } else if (stopping_) {
+        return;  // stopping and drained
+      }
     }
-    job();
+    if (job) {
+      job();
+      working = true;  // the job may have given the step work
+    } else {
+      working = step_ && step_();
+    }
   }
 }
 

@@ -13,10 +13,13 @@ namespace llama_napi {
 class InferenceLoop {
  public:
   using Job = std::function<void()>;
+  // Background work between jobs: one step of it; returns whether more remains.
+  using Step = std::function<bool()>;
 
   // `interrupt` makes the job in flight end soon (it raises the owner's abort flags); it is
-  // called from another thread when the process exits.
-  explicit InferenceLoop(std::function<void()> interrupt);
+  // called from another thread when the process exits. `step` runs whenever no job is
+  // queued, for as long as it reports work left (and once after every job).
+  InferenceLoop(std::function<void()> interrupt, Step step);
   ~InferenceLoop();  // stops and joins
   InferenceLoop(const InferenceLoop&) = delete;
   InferenceLoop& operator=(const InferenceLoop&) = delete;
@@ -41,6 +44,7 @@ class InferenceLoop {
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::function<void()> interrupt_;
+  Step step_;
   std::thread thread_;
 };
 

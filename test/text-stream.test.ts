@@ -409,7 +409,7 @@ describe('Generation (fake native context)', () => {
         for await (const chunk of generation) {
           seen.push(chunk.text);
           state.disposed = true;
-          host.abort();
+          host.abort(0);
         }
       })(),
       { code: 'ERR_DISPOSED' },
@@ -423,7 +423,7 @@ describe('Generation (fake native context)', () => {
     const first = new Generation(host, request());
     const second = new Generation(host, request());
     state.disposed = true;
-    host.abort();
+    host.abort(0);
     await assert.rejects(first.result, { code: 'ERR_DISPOSED' });
     await assert.rejects(second.result, { code: 'ERR_DISPOSED' });
   });

@@ -217,7 +217,12 @@ describe('createContext options', () => {
     [{ threadsBatch: -1 }, 'threadsBatch', RangeError],
     [{ poll: 101 }, 'poll', RangeError],
     [{ poll: -1 }, 'poll', RangeError],
-    [{ sequences: 2 }, 'sequences', TypeError],
+    [{ sequences: 0 }, 'sequences', RangeError],
+    [{ sequences: 257 }, 'sequences', RangeError],
+    [{ contextSize: 256, sequences: 300 }, 'sequences', RangeError],
+    [{ sequences: 1.5 }, 'sequences', RangeError],
+    [{ sequences: '2' }, 'sequences', TypeError],
+    [{ parallel: 2 }, 'parallel', TypeError],
   ];
   for (const [options, name, kind] of cases) {
     it(`${JSON.stringify(options)} is a ${kind.name}`, () => {
