@@ -57,7 +57,7 @@ export interface ChatSessionHost {
   readonly spaceBeforeText: boolean;
   /** Formats and tokenizes a conversation with the model's vocabulary. */
   formatChat(messages: readonly ChatMessage[], addAssistant: boolean, options: ResolvedChatTemplateOptions): FormattedChat;
-  /** The context's size; throws ERR_DISPOSED once disposed. */
+  /** Tokens one generation of the context can hold; throws ERR_DISPOSED once disposed. */
   size(): number;
   /** Queues a generation of `prompt` on the context. */
   start(
@@ -92,9 +92,16 @@ export class ChatSession {
     this.#host = host;
     const o = optionsObject(options, 'chat session options', SESSION_KEYS);
     this.#template = resolveChatTemplateOptions(o);
-    this.#overflow = o['contextOverflow'] === undefined ? 'dropOldestTurns' : enumOption('contextOverflow', o['contextOverflow'], OVERFLOW_MODES);
-    this.#reserve = o['reserveTokens'] === undefined ? undefined : integerOption('reserveTokens', o['reserveTokens'], { min: 0, max: host.size() - 1 });
-    const system = o['systemPrompt'] === undefined ? [] : chatMessages('systemPrompt', [{ role: 'system', content: stringArgument('systemPrompt', o['systemPrompt']) }]);
+    this.#overflow =
+      o['contextOverflow'] === undefined ? 'dropOldestTurns' : enumOption('contextOverflow', o['contextOverflow'], OVERFLOW_MODES);
+    this.#reserve =
+      o['reserveTokens'] === undefined
+        ? undefined
+        : integerOption('reserveTokens', o['reserveTokens'], { min: 0, max: host.size() - 1 });
+    const system =
+      o['systemPrompt'] === undefined
+        ? []
+        : chatMessages('systemPrompt', [{ role: 'system', content: stringArgument('systemPrompt', o['systemPrompt']) }]);
     this.#messages = [...system, ...(o['messages'] === undefined ? [] : chatMessages('messages', o['messages']))];
   }
 
@@ -123,7 +130,8 @@ export class ChatSession {
     const { generate, template } = splitChatOptions(options, 'send options');
     const format = { ...this.#template, ...definedOnly(template, options) };
     const size = this.#host.size();
-    const reserve = this.#reserve ?? Math.min(generate.maxTokens > 0 ? generate.maxTokens : Math.floor(size / 4), Math.floor(size / 2));
+    const reserve =
+      this.#reserve ?? Math.min(generate.maxTokens > 0 ? generate.maxTokens : Math.floor(size / 4), Math.floor(size / 2));
 
     let messages = [...this.#messages, user!];
     let prompt = this.#nextPrompt(messages, format);

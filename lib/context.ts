@@ -15,7 +15,7 @@ import {
   type ResolvedGenerateOptions,
 } from './options.js';
 import { buildSamplerChain } from './sampling.js';
-import { tokenIds, typeError } from './validate.js';
+import { booleanOption, optionsObject, tokenIds, typeError } from './validate.js';
 
 /**
  * What a context needs from the model that created it.
@@ -136,6 +136,7 @@ export class Context implements AsyncDisposable {
   generate(prompt: string | readonly number[], options?: GenerateOptions): Generation {
     const callerStack = captureCallerStack(this.generate);
     this.#assertUsable();
+    this.#assertGenerative('generate');
     const resolved = resolveGenerateOptions(options);
     return this.#start(this.#promptTokens(prompt), resolved, callerStack);
   }
@@ -153,6 +154,7 @@ export class Context implements AsyncDisposable {
   chat(messages: readonly ChatMessage[], options?: ChatOptions): Generation {
     const callerStack = captureCallerStack(this.chat);
     this.#assertUsable();
+    this.#assertGenerative('chat');
     const list = chatMessages('messages', messages);
     const { generate, template } = splitChatOptions(options, 'chat options');
     const prompt = this.#owner.formatChat(list, true, template).tokens;
@@ -165,6 +167,7 @@ export class Context implements AsyncDisposable {
    */
   createChatSession(options?: ChatSessionOptions): ChatSession {
     this.#assertUsable();
+    this.#assertGenerative('createChatSession');
     return new ChatSession(INTERNAL, this.#sessionHost, options);
   }
 
@@ -178,6 +181,7 @@ export class Context implements AsyncDisposable {
   async evaluate(tokens: readonly number[]): Promise<Float32Array> {
     const callerStack = captureCallerStack(this.evaluate);
     this.#assertUsable();
+    this.#assertGenerative('evaluate');
     const ids = tokenIds('tokens', tokens, this.#owner.vocabularySize);
     if (ids.length === 0) throw new RangeError('Invalid argument "tokens": expected at least 1 token id, got 0');
     if (ids.length >= this.#sequenceSize) {
@@ -194,6 +198,42 @@ export class Context implements AsyncDisposable {
         : fromNativeError(error, 'ERR_DECODE');
       throw withCallerStack(failure, callerStack);
     }
+  }
+
+  /**
+   * The embedding of `input` in an embedding context (`createContext({ embeddings: true })`):
+   * the token states pooled as the context's `pooling` says, L2-normalised unless
+   * `normalize: false`. Concurrent calls are evaluated together, up to `sequences` at a time.
+   *
+   * @param input - text (tokenized with the model's rules, BOS/EOS as the model asks) or token
+   *   ids; at most `ubatchSize` tokens, since llama.cpp pools over one batch
+   * @throws LlamaError `ERR_INVALID_ARG` on a context that is not an embedding context;
+   *   `ERR_CONTEXT_FULL` when the input has more tokens than `ubatchSize`
+   */
+  async embed(input: string | readonly number[], options?: EmbedOptions): Promise<Float32Array> {
+    const callerStack = captureCallerStack(this.embed);
+    this.#assertUsable();
+    if (!this.#params.embeddings) {
+      throw new LlamaError('ERR_INVALID_ARG', 'embed() needs an embedding context: createContext({ embeddings: true })');
+    }
+    const o = optionsObject(options, 'embed options', ['normalize']);
+    const normalize = o['normalize'] === undefined ? true : booleanOption('normalize', o['normalize']);
+    const tokens = this.#promptTokens(input);
+    if (tokens.length === 0) throw new RangeError('Invalid argument "input": expected at least 1 token, got an empty input');
+    const limit = Math.min(this.#params.ubatchSize, this.#sequenceSize - 1);
+    if (tokens.length > limit) {
+      throw new LlamaError('ERR_CONTEXT_FULL', `The input has ${tokens.length} tokens; an embedding takes at most ${limit} (ubatchSize)`);
+    }
+    let vector: Float32Array;
+    try {
+      vector = await this.#native.embed(tokens);
+    } catch (error) {
+      const failure = this.#disposed
+        ? new LlamaError('ERR_DISPOSED', 'The context was disposed during embedding', { cause: error })
+        : fromNativeError(error, 'ERR_DECODE');
+      throw withCallerStack(failure, callerStack);
+    }
+    return normalize ? l2Normalize(vector) : vector;
   }
 
   /**
@@ -242,6 +282,12 @@ export class Context implements AsyncDisposable {
     if (this.#disposed) throw disposedError('The context');
   }
 
+  #assertGenerative(method: string): void {
+    if (this.#params.embeddings) {
+      throw new LlamaError('ERR_INVALID_ARG', `${method}() needs logits, which an embedding context does not compute`);
+    }
+  }
+
   #start(
     prompt: Int32Array,
     resolved: ResolvedGenerateOptions,
@@ -254,6 +300,7 @@ export class Context implements AsyncDisposable {
       sampler: buildSamplerChain(resolved, this.#size, this.#owner.vocabularySize),
       maxTokens: resolved.maxTokens,
       cachePrompt: resolved.cachePrompt,
+      priority: resolved.priority,
       stop: resolved.stop,
       signal: resolved.signal,
       callerStack,
@@ -303,6 +350,21 @@ export async function openContext(
     await context.dispose().catch(noop);
     throw error;
   }
+}
+
+/** Options of {@link Context.embed}. */
+export interface EmbedOptions {
+  /** Scale the vector to unit length (cosine similarity becomes a dot product). Default `true`. */
+  normalize?: boolean;
+}
+
+/** `vector` scaled to unit L2 norm (a zero vector stays zero). */
+function l2Normalize(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (const v of vector) sum += v * v;
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] = vector[i]! / norm;
+  return vector;
 }
 
 function messageOf(error: unknown): string {

@@ -83,6 +83,7 @@ export interface GenerationRequest {
   sampler: NativeSamplerStage[];
   maxTokens: number;
   cachePrompt: boolean;
+  priority: number;
   stop: readonly string[];
   signal: AbortSignal | undefined;
   /** Stack of the `generate()` call, given to async errors. */
@@ -237,7 +238,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   }
 
   async #execute(): Promise<GenerationResult> {
-    const { prompt, sampler, maxTokens, cachePrompt } = this.#request;
+    const { prompt, sampler, maxTokens, cachePrompt, priority } = this.#request;
     this.#host.assertUsable(); // the context may have been disposed while this job waited
     if (this.#abortRequested) return this.#summary('abort', undefined, null);
 
@@ -254,7 +255,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     let native: NativeGenerateResult | undefined;
     this.#running = true;
     try {
-      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, id: this.#id }, onTokens);
+      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, priority, id: this.#id }, onTokens);
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
       if (this.#host.disposed) throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation', { cause: error });

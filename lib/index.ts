@@ -17,7 +17,7 @@ export {
   type DetokenizeOptions,
   type ApplyChatTemplateOptions,
 } from './model.js';
-export { Context } from './context.js';
+export { Context, type EmbedOptions } from './context.js';
 export { chatTemplateNames, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 export type { ChatOptions } from './chat-options.js';
 export { ChatSession, type ChatSessionOptions, type ContextOverflow } from './chat-session.js';
@@ -31,6 +31,7 @@ export {
   type TensorOverride,
   type FlashAttention,
   type KvCacheType,
+  type Pooling,
   defaultThreads,
   LOAD_MODEL_DEFAULTS,
   GENERATE_DEFAULTS,

@@ -1,6 +1,6 @@
 /**
- * Small lifetime helpers shared by Model and Context: the FIFO job queue, the "internal
- * constructor" token and a no-op used to mark promises as handled.
+ * Small lifetime helpers shared by Model and Context: the "internal constructor" token and a
+ * no-op used to mark promises as handled.
  * @internal
  */
 
@@ -17,37 +17,5 @@ export const INTERNAL: unique symbol = Symbol('llama-napi.internal');
 export function assertInternal(token: unknown, className: string): void {
   if (token !== INTERNAL) {
     throw new TypeError(`${className} cannot be constructed directly; use loadModel() / model.createContext()`);
-  }
-}
-
-/**
- * Runs async jobs one at a time, in the order they were queued.
- *
- * A context has one llama.cpp sequence (for now), so its jobs must not overlap. A failing job
- * does not block the ones behind it. Holds no timers or handles: an idle queue never keeps
- * the process alive.
- */
-export class JobQueue {
-  #tail: Promise<void> = Promise.resolve();
-  #pending = 0;
-
-  /** Jobs queued or running. */
-  get pending(): number {
-    return this.#pending;
-  }
-
-  /** Queues `job`; the returned promise settles with the job's outcome once it has run. */
-  run<T>(job: () => Promise<T> | T): Promise<T> {
-    this.#pending++;
-    const result = this.#tail.then(job).finally(() => {
-      this.#pending--;
-    });
-    this.#tail = result.then(noop, noop);
-    return result;
-  }
-
-  /** Resolves once every job queued so far has settled. */
-  idle(): Promise<void> {
-    return this.#tail;
   }
 }

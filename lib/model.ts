@@ -27,6 +27,7 @@ import {
   resolveLoadModelOptions,
   type ContextOptions,
   type LoadModelOptions,
+  type Pooling,
 } from './options.js';
 import { fitGpuLayers, modelShape } from './estimate.js';
 import { booleanOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
@@ -224,6 +225,7 @@ export class Model implements AsyncDisposable {
     const callerStack = captureCallerStack(this.createContext);
     this.#assertUsable();
     const params = resolveContextOptions(options, this.info.trainedContextLength);
+    if (params.embeddings && params.pooling === undefined) params.pooling = modelPooling(this.info);
     if (this.#vocabOnly) {
       throw new LlamaError('ERR_CONTEXT_CREATE', 'Cannot create a context: the model was loaded with vocabOnly');
     }
@@ -387,6 +389,12 @@ function modelInfo(path: string, fileSize: number, native: NativeModelInfo): Mod
     addEos: native.addEos,
     metadata: Object.freeze({ ...native.metadata }),
   });
+}
+
+/** The model's own pooling (`<arch>.pooling_type`); `'mean'` when it has none. */
+function modelPooling(info: ModelInfo): Pooling {
+  const byNumber: Record<string, Pooling> = { '1': 'mean', '2': 'cls', '3': 'last', '4': 'rank' };
+  return byNumber[info.metadata[`${info.architecture}.pooling_type`] ?? ''] ?? 'mean';
 }
 
 /** llama_vocab_type of SentencePiece vocabularies (Llama, Mistral): text pieces start with a space. */

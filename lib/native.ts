@@ -126,6 +126,10 @@ export interface NativeContextParams {
   /** KV cache ggml types by name; absent: f16. A quantized V with flashAttention 'off' is ERR_INVALID_ARG. */
   kvCacheTypeK?: 'f16' | 'q8_0' | 'q4_0';
   kvCacheTypeV?: 'f16' | 'q8_0' | 'q4_0';
+  /** Pooled embeddings instead of logits. */
+  embeddings?: boolean;
+  /** llama_pooling_type by name; absent: the model's own. */
+  pooling?: 'mean' | 'cls' | 'last' | 'rank';
 }
 
 /** One stage of a sampler chain, applied in array order. Policy (order, defaults) lives in TS. */
@@ -158,6 +162,8 @@ export interface NativeGenerateParams {
    * previous job (their KV entries), decode only the rest. false: start from an empty sequence.
    */
   cachePrompt: boolean;
+  /** Higher: admitted and given prompt room first (equal: first come first served). */
+  priority: number;
 }
 
 /**
@@ -208,6 +214,11 @@ export interface NativeContext {
   sequenceSize(): number;
   /** Evaluates `tokens` in an empty sequence, resolves with the logits of the last one. */
   evaluate(tokens: Int32Array): Promise<Float32Array>;
+  /**
+   * Embedding contexts: evaluates `tokens` (all in one batch) in an empty sequence, resolves with
+   * the pooled embedding (llama_get_embeddings_seq), not normalised.
+   */
+  embed(tokens: Int32Array): Promise<Float32Array>;
   /**
    * Queues a generation. The context's inference thread serves every queued generation at
    * once (one llama_decode per step for all, each in a sequence of its own) until end of

@@ -329,7 +329,23 @@ export interface ContextOptions {
    * `contextSize / sequences` tokens ({@link Context.sequenceSize}). Default `1`.
    */
   sequences?: number;
+  /**
+   * An embedding context: {@link Context.embed} returns pooled embeddings, and the context
+   * computes no logits (it cannot generate). Default `false`.
+   */
+  embeddings?: boolean;
+  /**
+   * How an embedding context pools the token states into one vector: `'mean'`, `'cls'` (the
+   * first token), `'last'` (the last token) or `'rank'` (a reranker's score). Default: the
+   * model's own (`<arch>.pooling_type`), or `'mean'` when the model has none. Only with
+   * `embeddings: true`.
+   */
+  pooling?: Pooling;
 }
+
+/** See {@link ContextOptions.pooling}. */
+export type Pooling = 'mean' | 'cls' | 'last' | 'rank';
+const POOLINGS = ['mean', 'cls', 'last', 'rank'] as const;
 
 /** Most sequences one context serves (llama.cpp's LLAMA_MAX_SEQ). */
 export const MAX_SEQUENCES = 256;
@@ -352,6 +368,9 @@ export interface ResolvedContextOptions {
   poll: number;
   /** Generations served at once (llama_context_params.n_seq_max). */
   sequences: number;
+  embeddings: boolean;
+  /** undefined: the model's own (resolved by the model, which knows its metadata). */
+  pooling: Pooling | undefined;
   flashAttention: FlashAttention;
   kvCacheTypeK: KvCacheType;
   kvCacheTypeV: KvCacheType;
@@ -388,6 +407,8 @@ const CONTEXT_KEYS = [
   'kvCacheTypeK',
   'kvCacheTypeV',
   'sequences',
+  'embeddings',
+  'pooling',
 ] as const;
 
 /**
@@ -407,7 +428,7 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
     o.batchSize === undefined
       ? Math.min(DEFAULT_BATCH_SIZE, contextSize)
       : integerOption('batchSize', o.batchSize, { min: 1, max: contextSize });
-  const ubatchSize =
+  let ubatchSize =
     o.ubatchSize === undefined ? batchSize : integerOption('ubatchSize', o.ubatchSize, { min: 1, max: batchSize });
   const threads =
     o.threads === undefined ? defaultThreads() : integerOption('threads', o.threads, { min: 1, max: MAX_THREADS });
@@ -420,6 +441,22 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
     o.flashAttention === undefined ? 'auto' : enumOption('flashAttention', o.flashAttention, FLASH_ATTENTION_MODES);
   const kvCacheTypeK = o.kvCacheTypeK === undefined ? 'f16' : enumOption('kvCacheTypeK', o.kvCacheTypeK, KV_CACHE_TYPES);
   const kvCacheTypeV = o.kvCacheTypeV === undefined ? 'f16' : enumOption('kvCacheTypeV', o.kvCacheTypeV, KV_CACHE_TYPES);
+  const sequences =
+    o.sequences === undefined ? 1 : integerOption('sequences', o.sequences, { min: 1, max: Math.min(MAX_SEQUENCES, contextSize) });
+  const embeddings = o.embeddings === undefined ? false : booleanOption('embeddings', o.embeddings);
+  const pooling = o.pooling === undefined ? undefined : enumOption('pooling', o.pooling, POOLINGS);
+  if (pooling !== undefined && !embeddings) {
+    throw rangeError('pooling', 'no value unless embeddings is true (pooling applies to embedding contexts)', pooling);
+  }
+  // llama.cpp plans an embedding context's pooling with ubatchSize / sequences tokens per
+  // sequence and aborts the process when that is not a whole number.
+  if (embeddings && ubatchSize % sequences !== 0) {
+    if (o.ubatchSize !== undefined) {
+      throw rangeError('ubatchSize', `a multiple of sequences (${sequences}) in an embedding context`, ubatchSize);
+    }
+    if (ubatchSize < sequences) throw rangeError('sequences', `at most ubatchSize (${ubatchSize}) in an embedding context`, sequences);
+    ubatchSize -= ubatchSize % sequences;
+  }
   if (kvCacheTypeV !== 'f16' && flashAttention === 'off') {
     // llama.cpp refuses the combination (its quantized V path is the flash-attention kernel).
     throw rangeError('kvCacheTypeV', '"f16" when flashAttention is "off" (a quantized V cache needs flash attention)', kvCacheTypeV);
@@ -431,13 +468,12 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
     threads,
     threadsBatch,
     poll,
-    sequences:
-      o.sequences === undefined
-        ? 1
-        : integerOption('sequences', o.sequences, { min: 1, max: Math.min(MAX_SEQUENCES, contextSize) }),
+    sequences,
     flashAttention,
     kvCacheTypeK,
     kvCacheTypeV,
+    embeddings,
+    pooling,
   };
 }
 
@@ -478,6 +514,12 @@ export interface GenerateOptions {
    */
   cachePrompt?: boolean;
   /**
+   * Among requests to the same context, an integer in `[-100, 100]`: a higher one gets a free
+   * sequence first and its prompt decoded first; equal priorities are served first come first
+   * served. Default `0`.
+   */
+  priority?: number;
+  /**
    * Constrains the output to a GBNF grammar (llama.cpp's grammar format, start rule `root`): at
    * every step only tokens that keep the text a prefix of the grammar's language can be chosen,
    * and end of generation only once the text is complete. A grammar that does not compile (syntax
@@ -512,6 +554,7 @@ export interface ResolvedGenerateOptions {
   stop: readonly string[];
   signal: AbortSignal | undefined;
   cachePrompt: boolean;
+  priority: number;
   grammar: string | undefined;
   /** The schema as JSON text. */
   jsonSchema: string | undefined;
@@ -528,6 +571,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
   repeatPenalty: 1.1,
   repeatLastN: 64,
   cachePrompt: true,
+  priority: 0,
 });
 
 /** Largest accepted seed; llama.cpp reads 0xFFFFFFFF (LLAMA_DEFAULT_SEED) as "random". */
@@ -548,6 +592,7 @@ export const GENERATE_KEYS = [
   'stop',
   'signal',
   'cachePrompt',
+  'priority',
   'grammar',
   'jsonSchema',
   'logitBias',
@@ -582,6 +627,7 @@ export function resolveGenerateOptions(options: unknown): ResolvedGenerateOption
     stop: o.stop === undefined ? [] : Object.freeze([...new Set(stringListOption('stop', o.stop, MAX_STOP_STRINGS))]),
     signal: o.signal === undefined ? undefined : signalOption('signal', o.signal),
     cachePrompt: o.cachePrompt === undefined ? d.cachePrompt : booleanOption('cachePrompt', o.cachePrompt),
+    priority: o.priority === undefined ? d.priority : integerOption('priority', o.priority, { min: -100, max: 100 }),
     grammar: o.grammar === undefined ? undefined : grammarOption(o.grammar),
     jsonSchema: o.jsonSchema === undefined ? undefined : jsonSchemaOption(o.jsonSchema),
     logitBias: o.logitBias === undefined ? [] : logitBiasOption(o.logitBias),

@@ -3,33 +3,64 @@
  * The addon only builds the chain it is given (mechanism); the order mirrors llama.cpp's
  * common sampler (`common/sampling.cpp`) so results are comparable with llama-cli.
  */
+import { checkLogitBiasTokens } from './grammar.js';
 import type { NativeSamplerStage } from './native.js';
 import type { ResolvedGenerateOptions } from './options.js';
 
-/** The sampling settings the chain is built from (a subset of the resolved generate options). @internal */
+/**
+ * The sampling settings the chain is built from (a subset of the resolved generate options).
+ * The constraints (`logitBias`, `grammar`, `jsonSchema`) may be left out: none.
+ * @internal
+ */
 export type SamplingSettings = Pick<
   ResolvedGenerateOptions,
   'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed'
->;
+> &
+  Partial<Pick<ResolvedGenerateOptions, 'logitBias' | 'grammar' | 'jsonSchema'>>;
 
 /** Every truncating sampler keeps at least this many candidates, so the chain never empties. */
 const MIN_KEEP = 1;
 
 /**
- * Builds the sampler chain: penalties → (temperature 0: greedy) | topK → topP → minP →
- * temperature → dist(seed). Stages that would do nothing are left out, so they cost nothing.
+ * Builds the sampler chain: logitBias → penalties → grammar → (temperature 0: greedy) |
+ * topK → topP → minP → temperature → dist(seed). Stages that would do nothing are left out, so
+ * they cost nothing.
+ *
+ * As in llama.cpp's common sampler, the logit bias comes first and the penalties next. The
+ * grammar (from `grammar` or `jsonSchema`) follows them, before anything truncates or draws:
+ * it sets the logit of every token that cannot continue the grammar to -inf, so top-k/p, min-p
+ * and the final draw (or argmax) only ever see tokens the grammar allows — the distribution of
+ * llama.cpp's `common_sampler_sample` with `grammar_first`, which its default path also falls
+ * back to whenever the unconstrained pick breaks the grammar. Bias and penalties only shift
+ * logits, so running them before the grammar changes nothing about what it allows. The addon
+ * ends a chain with a grammar or a bias with a guard stage (see src/grammar.h), and never takes
+ * its argmax shortcut for one.
  *
  * @param settings - validated sampling settings
  * @param contextSize - the context's size; `repeatLastN: -1` means "the whole context", which
  *   llama.cpp's penalties sampler does not understand by itself (it clamps -1 to 0 = off)
+ * @param vocabularySize - the model's vocabulary size, to check `logitBias` token ids (omitted:
+ *   the addon checks them)
+ * @throws RangeError - a `logitBias` token id outside the vocabulary
  * @internal
  */
-export function buildSamplerChain(settings: SamplingSettings, contextSize: number): NativeSamplerStage[] {
+export function buildSamplerChain(settings: SamplingSettings, contextSize: number, vocabularySize?: number): NativeSamplerStage[] {
   const chain: NativeSamplerStage[] = [];
+  const bias = settings.logitBias ?? [];
+  if (bias.length > 0) {
+    if (vocabularySize !== undefined) checkLogitBiasTokens(bias, vocabularySize);
+    chain.push({
+      type: 'logitBias',
+      tokens: Int32Array.from(bias, ([token]) => token),
+      biases: Float32Array.from(bias, ([, value]) => value),
+    });
+  }
   const lastN = settings.repeatLastN === -1 ? contextSize : settings.repeatLastN;
   if (settings.repeatPenalty !== 1 && lastN !== 0) {
     chain.push({ type: 'penalties', lastN, repeat: settings.repeatPenalty, frequency: 0, presence: 0 });
   }
+  if (settings.grammar !== undefined) chain.push({ type: 'grammar', grammar: settings.grammar });
+  else if (settings.jsonSchema !== undefined) chain.push({ type: 'jsonSchema', schema: settings.jsonSchema });
   if (settings.temperature === 0) {
     // Greedy is exact and seed-independent; truncating samplers cannot change the argmax.
     chain.push({ type: 'greedy' });

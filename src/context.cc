@@ -50,6 +50,18 @@ llama_flash_attn_type FlashAttnField(Napi::Env env, Napi::Object o) {
   ThrowCoded(env, "ERR_INVALID_ARG", "flashAttention must be auto, on or off");
 }
 
+// Pooling of embedding contexts by name; absent: the model's own.
+enum llama_pooling_type PoolingField(Napi::Env env, Napi::Object o) {
+  Napi::Value v = o.Get("pooling");
+  if (v.IsUndefined()) return LLAMA_POOLING_TYPE_UNSPECIFIED;
+  const std::string type = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (type == "mean") return LLAMA_POOLING_TYPE_MEAN;
+  if (type == "cls") return LLAMA_POOLING_TYPE_CLS;
+  if (type == "last") return LLAMA_POOLING_TYPE_LAST;
+  if (type == "rank") return LLAMA_POOLING_TYPE_RANK;
+  ThrowCoded(env, "ERR_INVALID_ARG", "pooling must be mean, cls, last or rank");
+}
+
 // Runs a job body, turning every C++ failure into a coded rejection.
 void Guarded(JsCompletion* completion, const std::atomic<bool>& disposed, const std::function<void()>& body) {
   try {
@@ -76,8 +88,15 @@ EngineParams EngineParamsFromJs(Napi::Env env, Napi::Object o) {
   p.sequences = UintField(env, o, "sequences", 1);
   if (p.poll > 100) ThrowCoded(env, "ERR_INVALID_ARG", "poll out of range");
   p.flash_attn = FlashAttnField(env, o);
+  p.embeddings = o.Get("embeddings").ToBoolean();
+  p.pooling = PoolingField(env, o);
   p.type_k = CacheTypeField(env, o, "kvCacheTypeK");
   p.type_v = CacheTypeField(env, o, "kvCacheTypeV");
+  // llama.cpp reserves the pooling graph with n_ubatch / n_seq_max tokens per sequence and
+  // asserts (aborting the process) when that does not divide evenly.
+  if (p.embeddings && p.ubatch_size % p.sequences != 0) {
+    ThrowCoded(env, "ERR_INVALID_ARG", "an embedding context needs ubatchSize divisible by sequences");
+  }
   if (ggml_is_quantized(p.type_v) && p.flash_attn == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
     ThrowCoded(env, "ERR_INVALID_ARG", "a quantized V cache needs flash attention");
   }
@@ -91,6 +110,7 @@ Napi::Function Context::Define(Napi::Env env) {
                          InstanceMethod<&Context::Size>("size"),
                          InstanceMethod<&Context::SequenceSize>("sequenceSize"),
                          InstanceMethod<&Context::Evaluate>("evaluate"),
+                         InstanceMethod<&Context::Embed>("embed"),
                          InstanceMethod<&Context::Generate>("generate"),
                          InstanceMethod<&Context::Abort>("abort"),
                          InstanceMethod<&Context::Dispose>("dispose"),
@@ -213,20 +233,25 @@ std::function<void(const std::string&, const std::string&)> Context::Rejecter(Js
   };
 }
 
-Napi::Value Context::Evaluate(const Napi::CallbackInfo& info) {
+Napi::Value Context::Evaluate(const Napi::CallbackInfo& info) { return VectorJob(info, false); }
+
+Napi::Value Context::Embed(const Napi::CallbackInfo& info) { return VectorJob(info, true); }
+
+Napi::Value Context::VectorJob(const Napi::CallbackInfo& info, bool embed) {
   Napi::Env env = info.Env();
   EnsureUsable(env);
   SlotRequest request;
   request.prompt = TokensArg(env, info[0]);
   request.reuse_prefix = false;
-  request.logits_only = true;
+  request.logits_only = !embed;
+  request.embed = embed;
   request.abort = NewJobFlag(env, info.Length() > 1 ? info[1] : env.Undefined());
   auto* completion = new JsCompletion(env, Value(), Napi::Function());
   request.on_logits = [completion](std::vector<float> values) {
-    auto logits = std::make_shared<std::vector<float>>(std::move(values));
-    completion->Resolve([logits](Napi::Env env) {
-      Napi::Float32Array out = Napi::Float32Array::New(env, logits->size());
-      std::memcpy(out.Data(), logits->data(), logits->size() * sizeof(float));
+    auto shared = std::make_shared<std::vector<float>>(std::move(values));
+    completion->Resolve([shared](Napi::Env env) {
+      Napi::Float32Array out = Napi::Float32Array::New(env, shared->size());
+      std::memcpy(out.Data(), shared->data(), shared->size() * sizeof(float));
       return out;
     });
   };
@@ -261,6 +286,8 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   const double max_d = max_value.As<Napi::Number>().DoubleValue();
   request.max_tokens = max_d < 0 || max_d > INT32_MAX ? -1 : static_cast<int32_t>(max_d);
   request.reuse_prefix = params.Get("cachePrompt").ToBoolean();
+  Napi::Value priority = params.Get("priority");
+  if (priority.IsNumber()) request.priority = priority.As<Napi::Number>().Int32Value();
   request.chain.reset(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
                       [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
   if (!request.chain.get()) request.chain.reset();  // greedy: the engine takes the argmax itself

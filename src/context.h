@@ -35,6 +35,9 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value SequenceSize(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
+  Napi::Value Embed(const Napi::CallbackInfo& info);
+  // evaluate(tokens) → last logits, or embed(tokens) → pooled embedding.
+  Napi::Value VectorJob(const Napi::CallbackInfo& info, bool embed);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   // abort(id): that job; abort(): every job of this context.
   void Abort(const Napi::CallbackInfo& info);

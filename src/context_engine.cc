@@ -31,6 +31,11 @@ llama_context_params ContextParamsFor(const EngineParams& p) {
   cp.type_k = p.type_k;                      // KV cache element types (quantized V needs flash attention)
   cp.type_v = p.type_v;
   cp.no_perf = true;                         // we time what we report ourselves
+  cp.embeddings = p.embeddings;              // pooled embeddings out, no logits
+  cp.pooling_type = p.pooling;               // unspecified: the model's own
+  // Embedding contexts share one KV stream between their sequences, as llama-embedding runs
+  // them (each input may use the whole context; inputs are short-lived).
+  cp.kv_unified = p.embeddings;
   return cp;
 }
 
@@ -138,6 +143,11 @@ bool ContextEngine::Admissible(Slot& slot) {
                                        std::to_string(SequenceSize()) + " tokens)");
     return false;
   }
+  // An embedding is pooled over one batch: its input must fit one (TS says so in its own words).
+  if (slot.request.embed && prompt.size() > llama_n_ubatch(ctx_)) {
+    Fail(slot, "ERR_CONTEXT_FULL", "the input (" + std::to_string(prompt.size()) + " tokens) exceeds ubatchSize");
+    return false;
+  }
   const int32_t n_vocab = VocabSize();
   for (llama_token t : prompt) {
     if (t < 0 || t >= n_vocab) {
@@ -150,6 +160,11 @@ bool ContextEngine::Admissible(Slot& slot) {
 
 void ContextEngine::Admit() {
   while (!waiting_.empty()) {
+    // Highest priority first, first come first served among equals.
+    auto next = std::max_element(waiting_.begin(), waiting_.end(), [](const auto& a, const auto& b) {
+      return a->request.priority < b->request.priority;
+    });
+    if (next != waiting_.begin()) std::rotate(waiting_.begin(), next, next + 1);
     Slot& slot = *waiting_.front();
     if (slot.Aborted()) {
       slot.result.finish_reason = "abort";
@@ -199,6 +214,10 @@ void ContextEngine::Admit() {
 
 size_t ContextEngine::KeepPrefix(Sequence& seq, llama_seq_id id, const std::vector<llama_token>& tokens, bool reuse) {
   llama_memory_t memory = llama_get_memory(ctx_);
+  if (memory == nullptr) {  // encoder-only models keep nothing between decodes
+    seq.held.clear();
+    return 0;
+  }
   size_t n = 0;
   if (reuse) {
     const size_t limit = std::min(seq.held.size(), tokens.size() - 1);
@@ -237,9 +256,19 @@ void ContextEngine::FillBatch() {
     if (slot.next >= 0) add(slot, slot.next, true);
   }
   first_ = n > 0 ? (first_ + 1) % n : 0;
+  // Then prompt chunks, highest priority first (admission order among equals).
+  std::vector<Slot*> prompts;
   for (auto& slot : active_) {
+    if (slot->next < 0) prompts.push_back(slot.get());
+  }
+  std::stable_sort(prompts.begin(), prompts.end(), [](const Slot* a, const Slot* b) {
+    return a->request.priority > b->request.priority;
+  });
+  for (Slot* slot : prompts) {
     const std::vector<llama_token>& prompt = slot->request.prompt;
-    while (slot->next < 0 && slot->prompt_done + slot->batch_tokens < prompt.size() && batch_.n_tokens < capacity) {
+    // A pooled embedding is computed over one batch: the whole input goes in, or waits.
+    if (slot->request.embed && prompt.size() - slot->prompt_done > static_cast<size_t>(capacity - batch_.n_tokens)) continue;
+    while (slot->prompt_done + slot->batch_tokens < prompt.size() && batch_.n_tokens < capacity) {
       const size_t at = slot->prompt_done + slot->batch_tokens;
       add(*slot, prompt[at], at + 1 == prompt.size());
     }
@@ -283,8 +312,7 @@ bool ContextEngine::Step() {
     for (size_t i = active_.size(); i-- > 0;) {
       Slot& slot = *active_[i];
       if (slot.batch_tokens == 0) continue;
-      sequences_[static_cast<size_t>(slot.seq)].held.clear();
-      llama_memory_seq_rm(llama_get_memory(ctx_), slot.seq, -1, -1);
+      ForgetSequence(slot.seq);
       Finish(slot, "abort");
     }
     return !active_.empty() || !waiting_.empty();
@@ -320,12 +348,21 @@ void ContextEngine::Collect() {
 
 void ContextEngine::Sample(Slot& slot) {
   try {
+    if (slot.request.embed) {
+      const float* values = llama_get_embeddings_seq(ctx_, slot.seq);
+      if (values == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no embedding (is the pooling type 'none'?)");
+      std::vector<float> out(values, values + EmbeddingSize());
+      auto on_logits = slot.request.on_logits;
+      Release(slot);
+      on_logits(std::move(out));
+      return;
+    }
     if (slot.request.logits_only) {
       const float* logits = llama_get_logits_ith(ctx_, slot.batch_index);
       if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
       std::vector<float> out(logits, logits + VocabSize());
       auto on_logits = slot.request.on_logits;
-      Release(slot, true);
+      Release(slot);
       on_logits(std::move(out));
       return;
     }
@@ -360,22 +397,29 @@ void ContextEngine::Finish(Slot& slot, const char* reason) {
   }
   GenerateResult result = slot.result;
   auto on_done = slot.request.on_done;
-  Release(slot, true);
+  Release(slot);
   on_done(result);
 }
 
 void ContextEngine::Fail(Slot& slot, const std::string& code, const std::string& message) {
   auto on_error = slot.request.on_error;
-  if (slot.seq >= 0) {
-    sequences_[static_cast<size_t>(slot.seq)].held.clear();
-    llama_memory_seq_rm(llama_get_memory(ctx_), slot.seq, -1, -1);
-  }
-  Release(slot, false);
+  if (slot.seq >= 0) ForgetSequence(slot.seq);
+  Release(slot);
   on_error(code, message);
 }
 
-void ContextEngine::Release(Slot& slot, bool keep_cache) {
-  (void)keep_cache;
+void ContextEngine::ForgetSequence(llama_seq_id id) {
+  sequences_[static_cast<size_t>(id)].held.clear();
+  llama_memory_t memory = llama_get_memory(ctx_);
+  if (memory != nullptr) llama_memory_seq_rm(memory, id, -1, -1);
+}
+
+int32_t ContextEngine::EmbeddingSize() const {
+  return llama_pooling_type(ctx_) == LLAMA_POOLING_TYPE_RANK ? static_cast<int32_t>(llama_model_n_cls_out(model_->model))
+                                                             : llama_model_n_embd(model_->model);
+}
+
+void ContextEngine::Release(Slot& slot) {
   if (slot.seq >= 0) sequences_[static_cast<size_t>(slot.seq)].busy = false;
   for (size_t i = 0; i < active_.size(); i++) {
     if (active_[i].get() == &slot) {

@@ -27,6 +27,8 @@ struct EngineParams {
   llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO;
   ggml_type type_k = GGML_TYPE_F16;
   ggml_type type_v = GGML_TYPE_F16;
+  bool embeddings = false;  // output pooled embeddings instead of logits
+  enum llama_pooling_type pooling = LLAMA_POOLING_TYPE_UNSPECIFIED;
 };
 
 // The llama_context_params these parameters stand for (no callbacks attached).
@@ -49,6 +51,8 @@ class ContextEngine {
   // Tokens one sequence holds: the context is split evenly between its sequences.
   uint32_t SequenceSize() const { return llama_n_ctx_seq(ctx_); }
   int32_t VocabSize() const { return llama_vocab_n_tokens(model_->vocab); }
+  // Values per embedding (llama.cpp's n_embd, or its classifier outputs for rank pooling).
+  int32_t EmbeddingSize() const;
 
   // Queues a request; it starts at the next Step() that finds a free sequence.
   void Submit(SlotRequest request);
@@ -83,7 +87,10 @@ class ContextEngine {
   void Sample(Slot& slot);
   void Finish(Slot& slot, const char* reason);
   void Fail(Slot& slot, const std::string& code, const std::string& message);
-  void Release(Slot& slot, bool keep_cache);
+  // Frees the slot's sequence (its tokens stay cached for the next request) and the slot.
+  void Release(Slot& slot);
+  // Empties a sequence: after a failed or aborted decode llama.cpp may hold part of a batch.
+  void ForgetSequence(llama_seq_id id);
   // Maps a llama_decode status to true (ok), false (aborted) or a thrown NativeError.
   bool CheckDecode(int32_t status);
   // The most likely next token at batch index `i` (the first one on ties, as llama.cpp's greedy sampler).

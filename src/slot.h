@@ -29,10 +29,12 @@ struct SlotRequest {
   int32_t max_tokens = -1;               // -1: no limit
   bool reuse_prefix = true;              // keep the KV entries of a common prefix
   bool logits_only = false;              // evaluate the prompt, report the last logits, stop
+  bool embed = false;                    // evaluate the prompt, report its pooled embedding, stop
+  int32_t priority = 0;                  // higher: admitted and given prompt room first
   std::shared_ptr<const std::atomic<bool>> abort;
   std::function<void(llama_token, const char* piece, size_t length)> on_token;
   std::function<void(const GenerateResult&)> on_done;
-  std::function<void(std::vector<float>)> on_logits;
+  std::function<void(std::vector<float>)> on_logits;  // logits_only and embed
   std::function<void(const std::string& code, const std::string& message)> on_error;
 };
 

@@ -156,6 +156,27 @@ describe('continuous batching', () => {
     }
   });
 
+  it('admits waiting requests by priority, first come first served among equals', async () => {
+    await withContext(1, async (context) => {
+      const order: string[] = [];
+      const run = (name: string, priority: number): Promise<void> =>
+        context.generate(PROMPTS[2]!, { ...GREEDY, maxTokens: 3, priority }).result.then(() => {
+          order.push(name);
+        });
+      // The only sequence is busy until this generation ends; the others queue meanwhile.
+      const busy = context.generate(PROMPTS[0]!, { ...GREEDY, maxTokens: 6 });
+      const waiting: Array<Promise<void>> = [];
+      for await (const chunk of busy) {
+        if (chunk.tokens.length > 0 && waiting.length === 0) {
+          waiting.push(run('low-1', 0), run('low-2', 0), run('high', 10), run('lowest', -5));
+        }
+      }
+      order.push('busy');
+      await Promise.all(waiting);
+      assert.deepEqual(order, ['busy', 'high', 'low-1', 'low-2', 'lowest']);
+    });
+  });
+
   it('keeps each chat session in a sequence of its own', async () => {
     await withContext(2, async (context) => {
       const sessions = [context.createChatSession(), context.createChatSession()];

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LlamaError } from '../lib/errors.js';
 import { Generation, type GenerationHost, type GenerationRequest } from '../lib/generation.js';
-import { JobQueue } from '../lib/lifetime.js';
+import { noop } from '../lib/lifetime.js';
 import type { NativeFinishReason, NativeGenerateResult } from '../lib/native.js';
 import { TextStream } from '../lib/text-stream.js';
 
@@ -192,6 +192,37 @@ interface FakeState {
   disposed: boolean;
 }
 
+/**
+ * Runs async jobs one at a time, in the order they were queued.
+ *
+ * The fake host's stand-in for a context with one sequence, where the addon makes further
+ * generations wait their turn. A failing job does not block the ones behind it.
+ */
+class JobQueue {
+  #tail: Promise<void> = Promise.resolve();
+  #pending = 0;
+
+  /** Jobs queued or running. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Queues `job`; the returned promise settles with the job's outcome once it has run. */
+  run<T>(job: () => Promise<T> | T): Promise<T> {
+    this.#pending++;
+    const result = this.#tail.then(job).finally(() => {
+      this.#pending--;
+    });
+    this.#tail = result.then(noop, noop);
+    return result;
+  }
+
+  /** Resolves once every job queued so far has settled. */
+  idle(): Promise<void> {
+    return this.#tail;
+  }
+}
+
 /** A GenerationHost that streams scripted steps, one per macrotask, and honours abort. */
 function fakeHost(
   steps: ReadonlyArray<readonly [number[], string | Uint8Array]>,
@@ -245,6 +276,7 @@ function request(overrides: Partial<GenerationRequest> = {}): GenerationRequest 
     sampler: [{ type: 'greedy' }],
     maxTokens: -1,
     cachePrompt: true,
+    priority: 0,
     stop: [],
     signal: undefined,
     callerStack: undefined,

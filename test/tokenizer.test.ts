@@ -60,4 +60,36 @@ describe('tokenizer (llama.cpp test vectors, ggml-vocab-llama-spm)', () => {
     assert.ok(!typed.includes(model.info.eosToken), '</s> typed by a user must not become EOS');
     assert.deepEqual(model.tokenize('</s>', { addSpecial: false, parseSpecial: true }), [model.info.eosToken]);
   });
+
+  it('round-trips arbitrary Unicode text (seeded random strings from every plane)', () => {
+    let state = 12345;
+    const random = (n: number): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state % n;
+    };
+    // Ranges that stress the tokenizer: ASCII, controls, Latin, combining marks, RTL, CJK, the
+    // private use area, emoji (with ZWJ and skin tones), astral planes up to U+10FFFF.
+    const ranges: Array<[number, number]> = [
+      [0x20, 0x7e], [0x01, 0x1f], [0xa0, 0x24f], [0x300, 0x36f], [0x590, 0x6ff], [0x4e00, 0x9fff],
+      [0xe000, 0xf8ff], [0x1f300, 0x1faff], [0x200d, 0x200d], [0x1f3fb, 0x1f3ff], [0x10000, 0x10ffff],
+    ];
+    for (let i = 0; i < 300; i++) {
+      let text = '';
+      const length = 1 + random(40);
+      for (let j = 0; j < length; j++) {
+        const [lo, hi] = ranges[random(ranges.length)]!;
+        const code = lo + random(hi - lo + 1);
+        if (code >= 0xd800 && code <= 0xdfff) continue;
+        text += String.fromCodePoint(code);
+      }
+      const tokens = model.tokenize(text, { addSpecial: false });
+      // SentencePiece adds a leading space when tokenizing and drops it when detokenizing.
+      assert.equal(model.detokenize(tokens), text, `case ${i}: ${JSON.stringify(text)}`);
+    }
+  });
+
+  it('turns lone surrogates into U+FFFD, and keeps NUL characters', () => {
+    const tokens = model.tokenize('a\uD800b\0c', { addSpecial: false });
+    assert.equal(model.detokenize(tokens), 'a\uFFFDb\0c');
+  });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LlamaError, callNative, fromNativeError, isLlamaError } from '../lib/errors.js';
-import { JobQueue, noop } from '../lib/lifetime.js';
+import { noop } from '../lib/lifetime.js';
 import { guardCallback, log, setLogger, type LogLevel } from '../lib/logger.js';
 import {
   GENERATE_DEFAULTS,
@@ -69,6 +69,7 @@ describe('generate options', () => {
         repeatPenalty: resolved.repeatPenalty,
         repeatLastN: resolved.repeatLastN,
         cachePrompt: resolved.cachePrompt,
+        priority: resolved.priority,
       },
       { ...GENERATE_DEFAULTS },
     );
@@ -181,6 +182,8 @@ describe('createContext options', () => {
       flashAttention: 'auto',
       kvCacheTypeK: 'f16',
       kvCacheTypeV: 'f16',
+      embeddings: false,
+      pooling: undefined,
     });
     assert.equal(resolveContextOptions({}, 32768).contextSize, 4096);
     const small = resolveContextOptions({ contextSize: 100 }, 2048);
@@ -394,28 +397,6 @@ describe('errors', () => {
 
   it('callNative passes results through', async () => {
     assert.equal(await callNative(async () => 7), 7);
-  });
-});
-
-describe('job queue', () => {
-  it('runs jobs one at a time in FIFO order, failures do not block', async () => {
-    const queue = new JobQueue();
-    const order: string[] = [];
-    let running = 0;
-    const job = (name: string, fail = false) => async () => {
-      running++;
-      assert.equal(running, 1);
-      await new Promise((resolve) => setImmediate(resolve));
-      order.push(name);
-      running--;
-      if (fail) throw new Error(name);
-      return name;
-    };
-    const results = await Promise.allSettled([queue.run(job('a')), queue.run(job('b', true)), queue.run(job('c'))]);
-    assert.deepEqual(order, ['a', 'b', 'c']);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-    await queue.idle();
-    assert.equal(queue.pending, 0);
   });
 });
 

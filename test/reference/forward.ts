@@ -145,6 +145,15 @@ function attendExact(q: Float32Array, keys: Float32Array[], values: Float32Array
  * `context.evaluate(tokens)`.
  */
 export function referenceLogits(model: RefModel, tokens: readonly number[], opts: ForwardOptions = {}): Float32Array {
+  const hidden = referenceHidden(model, tokens, opts);
+  return matvec(tensorOf(model, 'output.weight').data, model.hparams.nEmbd, model.hparams.nVocab, hidden[hidden.length - 1]!);
+}
+
+/**
+ * The final hidden state of every position after the output norm: what llama.cpp pools into
+ * an embedding (its `result_norm` tensor).
+ */
+export function referenceHidden(model: RefModel, tokens: readonly number[], opts: ForwardOptions = {}): Float32Array[] {
   const hp = model.hparams;
   const { nEmbd, nHead, nHeadKv, nRot } = hp;
   const headDim = nEmbd / nHead;
@@ -203,6 +212,6 @@ export function referenceLogits(model: RefModel, tokens: readonly number[], opts
     });
   }
 
-  const last = rmsNorm(xs[xs.length - 1]!, tensorOf(model, 'output_norm.weight').data, hp.rmsEps);
-  return matvec(tensorOf(model, 'output.weight').data, nEmbd, hp.nVocab, last);
+  const norm = tensorOf(model, 'output_norm.weight').data;
+  return xs.map((x) => rmsNorm(x, norm, hp.rmsEps));
 }
