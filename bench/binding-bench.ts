@@ -24,8 +24,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadModel, type Context, type GenerateOptions, type GenerationResult, type Model } from '../lib/index.js';
 
-/** Greedy, no penalties: the cheapest sampler chain (one argmax), closest to "no sampling". */
-const GREEDY: GenerateOptions = { temperature: 0, repeatPenalty: 1 };
+/**
+ * Greedy, no penalties: the cheapest sampler chain (one argmax), closest to "no sampling". No
+ * prompt cache: llama-bench evaluates every repetition from an empty KV cache, and so does this.
+ */
+const GREEDY: GenerateOptions = { temperature: 0, repeatPenalty: 1, cachePrompt: false };
 
 /** What to measure. */
 export interface BindingBenchOptions {

@@ -8,7 +8,8 @@
  * cache). Aggregate generation speed is measured over the window in which all `pl` streams
  * are generating (from the last stream's first token to the first stream's last token), from
  * the arrival times of the streamed tokens in JS: the steady state llama-batched-bench times,
- * plus what it does not do (sampling, detokenizing, delivery to a `for await` loop).
+ * plus what it does not do (sampling, detokenizing, delivery to a `for await` loop). Event-loop
+ * delay is taken in a second, monitored run of each level.
  *
  * Chat: a ChatSession of short turns; time to first token (wall time from `send()` to the
  * first chunk) of every turn, so turn 10 can be compared with turn 1.
@@ -60,20 +61,31 @@ async function timed(generation: Generation): Promise<Array<{ at: number; count:
   return arrivals;
 }
 
-async function level(context: Context, pl: number, o: ConcurrencyOptions, round: number): Promise<ConcurrencyLevel> {
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const streams = await Promise.all(
+/** Runs `pl` streams at once; returns aggregate tokens/s over the window all of them generate. */
+async function streams(context: Context, pl: number, o: ConcurrencyOptions, seed: number): Promise<number> {
+  const arrivals = await Promise.all(
     Array.from({ length: pl }, (_, i) =>
-      timed(context.generate(promptTokens(o.prompt, 1 + i + 100 * round), { ...GREEDY, maxTokens: o.generate, cachePrompt: false })),
+      timed(context.generate(promptTokens(o.prompt, seed + i), { ...GREEDY, maxTokens: o.generate, cachePrompt: false })),
     ),
   );
-  loop.disable();
-  const start = Math.max(...streams.map((s) => s[0]!.at));
-  const end = Math.min(...streams.map((s) => s.at(-1)!.at));
+  const start = Math.max(...arrivals.map((s) => s[0]!.at));
+  const end = Math.min(...arrivals.map((s) => s.at(-1)!.at));
   let tokens = 0;
-  for (const stream of streams) for (const a of stream) if (a.at > start && a.at <= end) tokens += a.count;
-  return { pl, speedTg: (tokens * 1000) / (end - start), loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 };
+  for (const stream of arrivals) for (const a of stream) if (a.at > start && a.at <= end) tokens += a.count;
+  return (tokens * 1000) / (end - start);
+}
+
+/**
+ * One level: a throughput run, then a second run with the event-loop monitor on (its 1000
+ * wake-ups per second would otherwise be charged to throughput, as in binding-bench.ts).
+ */
+async function level(context: Context, pl: number, o: ConcurrencyOptions, round: number): Promise<ConcurrencyLevel> {
+  const speedTg = await streams(context, pl, o, 1 + 100 * round);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  await streams(context, pl, o, 51 + 100 * round);
+  loop.disable();
+  return { pl, speedTg, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 };
 }
 
 /** Measures every level once (after an untimed warm-up at the largest level). */
@@ -86,7 +98,7 @@ export async function runBindingConcurrency(o: ConcurrencyOptions, round: number
     threads: o.threads,
     sequences: Math.max(...o.levels),
   });
-  await level(context, Math.max(...o.levels), { ...o, generate: 4 }, 99);
+  await streams(context, Math.max(...o.levels), { ...o, generate: 4 }, 9999);
   const out: ConcurrencyLevel[] = [];
   for (const pl of o.levels) out.push(await level(context, pl, o, round));
   return out;
