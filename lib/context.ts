@@ -297,7 +297,7 @@ export class Context implements AsyncDisposable {
     if (prompt.length === 0) throw new RangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
     return new Generation(this.#host, {
       prompt,
-      sampler: buildSamplerChain(resolved, this.#size, this.#owner.vocabularySize),
+      sampler: buildSamplerChain(resolved, this.#sequenceSize, this.#owner.vocabularySize),
       maxTokens: resolved.maxTokens,
       cachePrompt: resolved.cachePrompt,
       priority: resolved.priority,

@@ -13,6 +13,7 @@ mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 t0=$(date +%s)
 step() { echo "=== [$(($(date +%s) - t0))s] $*"; }
+. scripts/cuda-toolkit-root.sh
 
 step "machine"
 nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version --format=csv || true
@@ -47,10 +48,7 @@ timeout 120 find / \( -path /proc -o -path /sys -o -path /dev -o -path "$PWD" \)
 cat "$OUT/cuda-files.txt"
 pick() { grep -E "$1" "$OUT/cuda-files.txt" | head -1; }
 # The real compiler (a wrapper script elsewhere on PATH would hide the toolkit's root).
-NVCC=""
-for candidate in $(grep -E '/bin/nvcc$' "$OUT/cuda-files.txt") $(command -v nvcc); do
-  if [ -e "$(dirname "$(readlink -f "$candidate")")/nvcc.profile" ]; then NVCC=$(readlink -f "$candidate"); break; fi
-done
+NVCC=$(cuda_real_nvcc $(grep -E '/bin/nvcc$' "$OUT/cuda-files.txt") $(command -v nvcc))
 CUBLAS_H=$(pick '/cublas_v2\.h$')
 CUBLAS_SO=$(pick '/libcublas\.so')
 CUDART_SO=$(pick '/libcudart\.so')
@@ -62,32 +60,9 @@ if [ -z "$NVCC" ] || [ -z "$CUBLAS_H" ] || [ -z "$CUBLAS_SO" ]; then
   exit 2
 fi
 
-# One toolkit root that CMake's FindCUDAToolkit accepts: nvcc's own toolkit plus cuBLAS and
-# the runtime wherever they live (pip wheels keep each library in its own folder and ship
-# only versioned .so names).
+# One toolkit root that CMake's FindCUDAToolkit accepts (scripts/cuda-toolkit-root.sh).
 ROOT=/tmp/llama-napi-cuda
-rm -rf "$ROOT" && mkdir -p "$ROOT/include" "$ROOT/lib64"
-TK=$(dirname "$(dirname "$(readlink -f "$NVCC")")")
-ln -s "$TK/bin" "$ROOT/bin"
-[ -d "$TK/nvvm" ] && ln -s "$TK/nvvm" "$ROOT/nvvm"
-for inc in "$TK/include" "$TK"/targets/*/include "$(dirname "$CUBLAS_H")" "$(dirname "$RUNTIME_H")"; do
-  [ -d "$inc" ] || continue
-  for f in "$inc"/*; do [ -e "$ROOT/include/$(basename "$f")" ] || ln -s "$f" "$ROOT/include/"; done
-done
-for lib in "$TK/lib64" "$TK/lib" "$TK"/targets/*/lib "$(dirname "$CUBLAS_SO")" "$(dirname "$CUDART_SO")"; do
-  [ -d "$lib" ] || continue
-  for f in "$lib"/*; do [ -e "$ROOT/lib64/$(basename "$f")" ] || ln -s "$f" "$ROOT/lib64/"; done
-done
-for name in cublas cublasLt cudart; do
-  if [ ! -e "$ROOT/lib64/lib$name.so" ]; then
-    v=$(ls "$ROOT/lib64/lib$name.so."* 2>/dev/null | head -1)
-    [ -n "$v" ] && ln -s "$v" "$ROOT/lib64/lib$name.so"
-  fi
-done
-# nvcc derives its include and library folders from where it was invoked (TOP/targets/<arch>/…).
-mkdir -p "$ROOT/targets/$(uname -m)-linux"
-ln -s "$ROOT/lib64" "$ROOT/targets/$(uname -m)-linux/lib"
-ln -s "$ROOT/include" "$ROOT/targets/$(uname -m)-linux/include"
+cuda_toolkit_root "$ROOT" "$NVCC" "$CUBLAS_H" "$CUBLAS_SO" "$CUDART_SO" "$RUNTIME_H" || exit 2
 export LD_LIBRARY_PATH=$ROOT/lib64:${LD_LIBRARY_PATH:-}
 
 step "build (CUDA, sm_$ARCH)"
