@@ -176,7 +176,8 @@ void ContextEngine::Admit() {
       waiting_.pop_front();
       continue;
     }
-    // The free sequence sharing the longest prefix with the prompt, else the least recently used.
+    // The free sequence sharing the longest prefix with the prompt, else the lowest-numbered
+    // free one: running sequences with consecutive ids decode in one pass (see FillBatch).
     int32_t best = -1;
     size_t best_common = 0;
     for (size_t i = 0; i < sequences_.size(); i++) {
@@ -187,8 +188,7 @@ void ContextEngine::Admit() {
         const size_t limit = std::min(seq.held.size(), slot.request.prompt.size());
         while (common < limit && seq.held[common] == slot.request.prompt[common]) common++;
       }
-      if (best < 0 || common > best_common ||
-          (common == best_common && seq.last_used < sequences_[static_cast<size_t>(best)].last_used)) {
+      if (best < 0 || common > best_common) {
         best = static_cast<int32_t>(i);
         best_common = common;
       }
@@ -199,7 +199,6 @@ void ContextEngine::Admit() {
     waiting_.pop_front();
     Sequence& seq = sequences_[static_cast<size_t>(best)];
     seq.busy = true;
-    seq.last_used = ++clock_;
     owned->seq = best;
     owned->started_at = NowMicros();
     owned->prompt_done = KeepPrefix(seq, best, owned->request.prompt, owned->request.reuse_prefix);
@@ -248,12 +247,21 @@ void ContextEngine::FillBatch() {
     slot->batch_index = -1;
     slot->batch_tokens = 0;
   }
-  // Generating requests first: one token each, so a long prompt never starves them. With more
-  // of them than a batch holds, the first one served rotates, so none waits twice in a row.
-  const size_t n = active_.size();
+  // Generating requests first: one token each, so a long prompt never starves them. In the
+  // order of their sequence ids: llama.cpp decodes the tokens of a split KV cache in one pass
+  // only for consecutive ids in increasing order (llama_batch_allocr::split_equal), and reuses
+  // the previous step's graph for a batch of the same shape. With more of them than a batch
+  // holds, the first one served rotates, so none waits twice in a row.
+  std::vector<Slot*> generating;
+  for (auto& slot : active_) {
+    if (slot->next >= 0) generating.push_back(slot.get());
+  }
+  std::sort(generating.begin(), generating.end(), [](const Slot* a, const Slot* b) { return a->seq < b->seq; });
+  const size_t n = generating.size();
+  if (n <= static_cast<size_t>(capacity)) first_ = 0;
   for (size_t k = 0; k < n && batch_.n_tokens < capacity; k++) {
-    Slot& slot = *active_[(first_ + k) % n];
-    if (slot.next >= 0) add(slot, slot.next, true);
+    Slot& slot = *generating[(first_ + k) % n];
+    add(slot, slot.next, true);
   }
   first_ = n > 0 ? (first_ + 1) % n : 0;
   // Then prompt chunks, highest priority first (admission order among equals).

@@ -70,11 +70,10 @@ class ContextEngine {
   struct Sequence {
     std::vector<llama_token> held;  // tokens whose KV entries it holds, in position order
     bool busy = false;
-    uint64_t last_used = 0;
   };
 
-  // Gives waiting requests a free sequence (longest common prefix first, else least recently
-  // used) and keeps the reusable part of what it holds. Rejects prompts that cannot run.
+  // Gives waiting requests a free sequence (longest common prefix first, else the lowest id)
+  // and keeps the reusable part of what it holds. Rejects prompts that cannot run.
   void Admit();
   bool Admissible(Slot& slot);
   // Keeps the longest common prefix of the prompt and the sequence's tokens (at most all but
@@ -120,8 +119,7 @@ class ContextEngine {
   std::vector<Sequence> sequences_;
   std::deque<std::unique_ptr<Slot>> waiting_;
   std::vector<std::unique_ptr<Slot>> active_;
-  uint64_t clock_ = 0;  // orders sequence use, for least-recently-used choice
-  size_t first_ = 0;    // the active request whose token goes first into the next batch
+  size_t first_ = 0;  // which generating request goes first when not all fit one batch
   std::string piece_;
 };
 
