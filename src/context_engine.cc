@@ -252,7 +252,8 @@ void ContextEngine::FillBatch() {
   // only for consecutive ids in increasing order (llama_batch_allocr::split_equal), and reuses
   // the previous step's graph for a batch of the same shape. With more of them than a batch
   // holds, the first one served rotates, so none waits twice in a row.
-  std::vector<Slot*> generating;
+  std::vector<Slot*>& generating = generating_;
+  generating.clear();
   for (auto& slot : active_) {
     if (slot->next >= 0) generating.push_back(slot.get());
   }
@@ -265,7 +266,8 @@ void ContextEngine::FillBatch() {
   }
   first_ = n > 0 ? (first_ + 1) % n : 0;
   // Then prompt chunks, highest priority first (admission order among equals).
-  std::vector<Slot*> prompts;
+  std::vector<Slot*>& prompts = prompting_;
+  prompts.clear();
   for (auto& slot : active_) {
     if (slot->next < 0) prompts.push_back(slot.get());
   }

@@ -120,6 +120,7 @@ class ContextEngine {
   std::deque<std::unique_ptr<Slot>> waiting_;
   std::vector<std::unique_ptr<Slot>> active_;
   size_t first_ = 0;  // which generating request goes first when not all fit one batch
+  std::vector<Slot*> generating_, prompting_;  // FillBatch's lists, kept to spare an allocation per step
   std::string piece_;
 };
 
