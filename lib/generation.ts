@@ -60,7 +60,10 @@ export interface GenerationResult {
  * @internal
  */
 export interface GenerationHost {
-  /** Runs `job` once the context is free (FIFO), never two at a time. */
+  /**
+   * Runs `job` when the host lets it start. A context starts it at once (its addon schedules the
+   * generations it is given); a test host may hold it back to stand in for a busy context.
+   */
   enqueue<T>(job: () => Promise<T>): Promise<T>;
   /** Throws `ERR_DISPOSED` if the context (or its model) is gone. */
   assertUsable(): void;
