@@ -21,16 +21,22 @@ export interface BatchedResult {
   speedTg: number;
 }
 
-export interface BatchedBenchOptions {
-  tool: string;
-  model: string;
+/** The shape of a concurrency test, the same for llama-batched-bench and the binding. */
+export interface StreamsShape {
   threads: number;
   contextSize: number;
   batchSize: number;
   ubatchSize: number;
+  /** Prompt tokens per stream (-npp) and generated tokens per stream (-ntg). */
   prompt: number;
   generate: number;
+  /** Stream counts (-npl). */
   levels: readonly number[];
+}
+
+export interface BatchedBenchOptions extends StreamsShape {
+  tool: string;
+  model: string;
 }
 
 /** Runs llama-batched-bench once over every level. */

@@ -16,19 +16,13 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadModel, type Context, type Generation } from '../lib/index.js';
+import type { StreamsShape } from './batched-bench.js';
 import { median } from './stats.js';
 
 const GREEDY = { temperature: 0, repeatPenalty: 1 } as const;
 
-export interface ConcurrencyOptions {
+export interface ConcurrencyOptions extends StreamsShape {
   modelPath: string;
-  threads: number;
-  contextSize: number;
-  batchSize: number;
-  ubatchSize: number;
-  prompt: number;
-  generate: number;
-  levels: readonly number[];
 }
 
 /** One level's measurement. */

@@ -358,19 +358,13 @@ void ContextEngine::Collect() {
 
 void ContextEngine::Sample(Slot& slot) {
   try {
-    if (slot.request.embed) {
-      const float* values = llama_get_embeddings_seq(ctx_, slot.seq);
-      if (values == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no embedding (is the pooling type 'none'?)");
-      std::vector<float> out(values, values + EmbeddingSize());
-      auto on_logits = slot.request.on_logits;
-      Release(slot);
-      on_logits(std::move(out));
-      return;
-    }
-    if (slot.request.logits_only) {
-      const float* logits = llama_get_logits_ith(ctx_, slot.batch_index);
-      if (logits == nullptr) throw NativeError("ERR_DECODE", "llama.cpp returned no logits");
-      std::vector<float> out(logits, logits + VocabSize());
+    if (slot.request.embed || slot.request.logits_only) {
+      const float* values = slot.request.embed ? llama_get_embeddings_seq(ctx_, slot.seq) : llama_get_logits_ith(ctx_, slot.batch_index);
+      if (values == nullptr) {
+        throw NativeError("ERR_DECODE", slot.request.embed ? "llama.cpp returned no embedding (is the pooling type 'none'?)"
+                                                           : "llama.cpp returned no logits");
+      }
+      std::vector<float> out(values, values + (slot.request.embed ? EmbeddingSize() : VocabSize()));
       auto on_logits = slot.request.on_logits;
       Release(slot);
       on_logits(std::move(out));
