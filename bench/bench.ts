@@ -364,7 +364,6 @@ async function main(): Promise<void> {
   if (load > 0.5) log(`warning: 1-minute load average is ${load.toFixed(2)}: other work is running, numbers will be noisy`);
 
   const tools = await ensureTools(log);
-  if (tools.staleAddonWarning) log(`warning: ${tools.staleAddonWarning}`);
   const spec = options.quick ? QUICK_SPEC : FULL_SPEC;
   const model = await ensureBenchModel(spec, tools.llamaQuantize, availableParallelism(), log);
   if (model.buildSeconds > 0) log(`Model built in ${model.buildSeconds.toFixed(0)} s.`);

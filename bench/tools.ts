@@ -4,13 +4,13 @@
  *
  * Why the same build directory: a comparison with a llama-bench from somewhere else would
  * measure compiler flags (GGML_NATIVE, -O levels, BLAS) and llama.cpp versions, not the
- * binding. Built here, the tools link the very static libllama/ggml archives the addon
- * links, compiled once with the same flags, so any remaining gap is the binding's own.
+ * binding. Built here, the tools load the very libllama/ggml libraries and CPU backend module
+ * the addon loads (all in build/Release), so any remaining gap is the binding's own.
  * The tools are excluded from the default build (EXCLUDE_FROM_ALL) and only configured
  * when the CMake cache has LLAMA_NAPI_BENCH_TOOLS=ON (see CMakeLists.txt).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,8 +24,6 @@ export interface Tools {
   llamaBench: string;
   llamaQuantize: string;
   llamaBatchedBench: string;
-  /** A warning when the addon looks older than the libraries the tools were just linked with. */
-  staleAddonWarning: string | undefined;
 }
 
 /** Runs a command with inherited stdio (build output is useful to see); rejects on failure. */
@@ -40,30 +38,13 @@ export function runInherit(command: string, args: readonly string[], cwd = REPO_
   });
 }
 
-/** First existing path among the candidates (llama.cpp puts executables in `<build>/bin`). */
+/** First existing path among the candidates (CMakeLists.txt puts them beside the addon). */
 function locate(name: string): string {
   const exe = process.platform === 'win32' ? `${name}.exe` : name;
-  const candidates = [join(BUILD_DIR, 'bin', exe), join(BUILD_DIR, 'bin', 'Release', exe), join(BUILD_DIR, 'llama.cpp', 'bin', exe)];
+  const candidates = [join(BUILD_DIR, 'Release', exe), join(BUILD_DIR, 'bin', exe), join(BUILD_DIR, 'bin', 'Release', exe), join(BUILD_DIR, 'llama.cpp', 'bin', exe)];
   const found = candidates.find((path) => existsSync(path));
   if (found === undefined) throw new Error(`${name} was built but not found; looked in:\n  ${candidates.join('\n  ')}`);
   return found;
-}
-
-/**
- * The addon is not rebuilt here (that is `npm run build:native`'s job, and others may be
- * editing src/). But building the tools recompiles libllama/ggml if their sources changed,
- * after which the addon would run older code than llama-bench: detect that and say so.
- */
-function staleAddon(): string | undefined {
-  const addon = join(BUILD_DIR, 'Release', 'llama_napi.node');
-  if (!existsSync(addon)) return `the addon ${addon} is missing: run \`npm run build:native\``;
-  const addonTime = statSync(addon).mtimeMs;
-  const libs = ['llama.cpp/src/libllama.a', 'llama.cpp/ggml/src/libggml-cpu.a', 'llama.cpp/ggml/src/libggml-base.a']
-    .map((rel) => join(BUILD_DIR, rel))
-    .filter((path) => existsSync(path) && statSync(path).mtimeMs > addonTime);
-  return libs.length === 0
-    ? undefined
-    : `the addon is older than ${libs.join(', ')}: llama-bench and the binding may run different code; run \`npm run build:native\``;
 }
 
 /**
@@ -86,7 +67,6 @@ export async function ensureTools(log: (line: string) => void): Promise<Tools> {
     llamaBench: locate('llama-bench'),
     llamaQuantize: locate('llama-quantize'),
     llamaBatchedBench: locate('llama-batched-bench'),
-    staleAddonWarning: staleAddon(),
   };
 }
 

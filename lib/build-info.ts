@@ -1,25 +1,76 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadAddon } from './addon.js';
+import { join, relative, sep } from 'node:path';
+import { loadAddon, loadedBackends } from './addon.js';
+import type { LoadedBackend, SkippedBackend } from './backends.js';
+import { listDevices, type Device } from './devices.js';
+import { nativePath } from './native.js';
+import { packageRoot } from './package-root.js';
 
-/** What the loaded addon was built from and with. */
+export type { LoadedBackend, SkippedBackend } from './backends.js';
+
+/** What the loaded addon was built from and with, and what it loaded at run time. */
 export interface BuildInfo {
+  /** This package's version. */
+  packageVersion: string;
   /** llama.cpp's own version string. */
   llamaVersion: string;
-  /** The pinned upstream tag and commit (vendor/llama.cpp.pin.json). */
+  /** The upstream tag this package pins (vendor/llama.cpp.pin.json). */
   llamaTag: string;
+  /** The llama.cpp commit the addon was compiled from (the pinned one unless built from another tree). */
   llamaCommit: string;
-  /** CPU features and backends llama.cpp was compiled with. */
+  /** The addon file in use. */
+  addonPath: string;
+  /**
+   * Where it came from: `'environment'` (LLAMA_NAPI_ADDON), `'source'` (a local build,
+   * build/Release) or `'prebuild'` (prebuilds/<platform>-<arch>/).
+   */
+  addonSource: 'environment' | 'source' | 'prebuild';
+  /** Backend libraries loaded, GPU ones first. */
+  backends: LoadedBackend[];
+  /** Backend libraries found but not used, with the reason (no driver, another GPU backend won, …). */
+  skippedBackends: SkippedBackend[];
+  /** The CPU backend variant chosen for this CPU (`"haswell"`, …), or `"single"` for a one-variant build. */
+  cpuVariant: string;
+  /** Instruction sets the chosen CPU variant uses, as ggml names them (e.g. `{ AVX2: "1" }`). */
+  cpuFeatures: Record<string, string>;
+  /** Devices of the loaded backends, as {@link listDevices} reports them. */
+  devices: Device[];
+  /** llama.cpp's system info line (features of the loaded backends). */
   systemInfo: string;
   gpuOffload: boolean;
   mmap: boolean;
   mlock: boolean;
 }
 
-/** Describes the native build: llama.cpp version and commit, compiled-in features. */
+function readJson<T>(...parts: string[]): T {
+  return JSON.parse(readFileSync(join(packageRoot, ...parts), 'utf8')) as T;
+}
+
+/**
+ * Describes the native build and what it loaded: llama.cpp version and commit, the addon
+ * file and where it came from, backends loaded and skipped, the CPU variant, devices.
+ * Loads the addon (and its backends) if that has not happened yet.
+ */
 export function getBuildInfo(): BuildInfo {
-  const pinPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'vendor', 'llama.cpp.pin.json');
-  const pin = JSON.parse(readFileSync(pinPath, 'utf8')) as { tag: string; commit: string };
-  return { ...loadAddon().buildInfo(), llamaTag: pin.tag, llamaCommit: pin.commit };
+  const pin = readJson<{ tag: string; commit: string }>('vendor', 'llama.cpp.pin.json');
+  const addon = loadAddon();
+  const { llamaCommit, ...native } = addon.buildInfo();
+  const report = loadedBackends();
+  const addonPath = nativePath()!;
+  const inPackage = relative(packageRoot, addonPath).split(sep)[0];
+  const addonSource = process.env['LLAMA_NAPI_ADDON'] ? 'environment' : inPackage === 'prebuilds' ? 'prebuild' : 'source';
+  const cpu = report.loaded.find((b) => b.name === 'CPU');
+  return {
+    packageVersion: readJson<{ version: string }>('package.json').version,
+    ...native,
+    llamaTag: pin.tag,
+    llamaCommit: llamaCommit || pin.commit,
+    addonPath,
+    addonSource,
+    backends: [...report.loaded],
+    skippedBackends: [...report.skipped],
+    cpuVariant: cpu?.variant ?? 'single',
+    cpuFeatures: Object.fromEntries(addon.cpuFeatures()),
+    devices: listDevices(),
+  };
 }

@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'ERR_QUANTIZE'
   | 'ERR_INSUFFICIENT_MEMORY'
   | 'ERR_CHAT_TEMPLATE'
-  | 'ERR_GRAMMAR';
+  | 'ERR_GRAMMAR'
+  | 'ERR_BACKEND';
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_MODEL_LOAD',
@@ -42,6 +43,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_INSUFFICIENT_MEMORY',
   'ERR_CHAT_TEMPLATE',
   'ERR_GRAMMAR',
+  'ERR_BACKEND',
 ]);
 
 /** Whether `value` is one of the known {@link ErrorCode}s. */
@@ -75,9 +77,15 @@ export class LlamaError extends Error {
   }
 }
 
-/** Whether `error` is a {@link LlamaError}, optionally with the given code. */
+/**
+ * Whether `error` is a {@link LlamaError}, optionally with the given code. Also true for one
+ * raised by the package's other build (the CommonJS and the ES module build each have their
+ * own class, so `instanceof` alone would say no).
+ */
 export function isLlamaError(error: unknown, code?: ErrorCode): error is LlamaError {
-  return error instanceof LlamaError && (code === undefined || error.code === code);
+  const llama =
+    error instanceof LlamaError || (error instanceof Error && error.name === 'LlamaError' && isErrorCode((error as { code?: unknown }).code));
+  return llama && (code === undefined || (error as LlamaError).code === code);
 }
 
 /**

@@ -7,7 +7,7 @@
  * llama.cpp cannot use as a {@link LlamaError} with code `ERR_GRAMMAR`.
  */
 import { callNativeSync } from './errors.js';
-import { native } from './native.js';
+import { loadAddon } from './addon.js';
 import { INT32_MAX, rangeError, toWellFormed, typeError, type ValueKind } from './validate.js';
 
 /**
@@ -48,7 +48,7 @@ export type LogitBiasEntries = ReadonlyArray<readonly [token: number, bias: numb
  */
 export function jsonSchemaToGrammar(schema: JsonSchema): string {
   const text = schemaJson('schema', schema, 'argument');
-  return callNativeSync(() => native().jsonSchemaToGrammar(text), 'ERR_GRAMMAR');
+  return callNativeSync(() => loadAddon().jsonSchemaToGrammar(text), 'ERR_GRAMMAR');
 }
 
 /** Validates the `grammar` option: any string (an empty or invalid one fails with `ERR_GRAMMAR` when the job starts). @internal */

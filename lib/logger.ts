@@ -26,13 +26,21 @@ const TO_NATIVE: Record<LogLevel, NativeLogLevel> = {
   error: NativeLogLevel.Error,
 };
 
-let userLogger: Logger | null = null;
-let minLevel: LogLevel = 'warn';
-let attachedAddon: NativeAddon | undefined;
-
-/** Level and unfinished text of the native line being assembled (llama.cpp logs in pieces). */
-let lineLevel: LogLevel = 'info';
-let lineText = '';
+/**
+ * The logger and the native line being assembled (llama.cpp logs in pieces). Kept on
+ * globalThis: when the ES module and the CommonJS build of this package are both loaded, they
+ * share the one addon and its one log sink, so they must share one logger too.
+ */
+interface LoggerState {
+  logger: Logger | null;
+  minLevel: LogLevel;
+  addon: NativeAddon | undefined;
+  lineLevel: LogLevel;
+  lineText: string;
+}
+const STATE_KEY = Symbol.for('llama-napi.logger');
+const shared = globalThis as { [STATE_KEY]?: LoggerState };
+const state: LoggerState = (shared[STATE_KEY] ??= { logger: null, minLevel: 'warn', addon: undefined, lineLevel: 'info', lineText: '' });
 
 /**
  * Sets (or with `null` removes) the logger that receives llama.cpp's log lines and the
@@ -53,10 +61,10 @@ export function setLogger(logger: Logger | null, options?: SetLoggerOptions): vo
   if (!LEVELS.includes(level)) {
     throw new RangeError(`Invalid option "level": expected one of ${LEVELS.join(', ')}, got ${String(level)}`);
   }
-  userLogger = logger;
-  minLevel = level;
-  lineText = '';
-  if (attachedAddon) applyTo(attachedAddon);
+  state.logger = logger;
+  state.minLevel = level;
+  state.lineText = '';
+  if (state.addon) applyTo(state.addon);
 }
 
 /**
@@ -65,13 +73,13 @@ export function setLogger(logger: Logger | null, options?: SetLoggerOptions): vo
  * @internal
  */
 export function attachLogger(addon: NativeAddon): void {
-  attachedAddon = addon;
+  state.addon = addon;
   applyTo(addon);
 }
 
 function applyTo(addon: NativeAddon): void {
-  if (userLogger === null) addon.setLogger(null, NativeLogLevel.None);
-  else addon.setLogger(onNativeLog, TO_NATIVE[minLevel]);
+  if (state.logger === null) addon.setLogger(null, NativeLogLevel.None);
+  else addon.setLogger(onNativeLog, TO_NATIVE[state.minLevel]);
 }
 
 /**
@@ -79,13 +87,13 @@ function applyTo(addon: NativeAddon): void {
  * @internal
  */
 export function log(level: LogLevel, message: string): void {
-  if (userLogger === null || LEVELS.indexOf(level) < LEVELS.indexOf(minLevel)) return;
+  if (state.logger === null || LEVELS.indexOf(level) < LEVELS.indexOf(state.minLevel)) return;
   deliver(level, message);
 }
 
 function deliver(level: LogLevel, message: string): void {
   try {
-    userLogger?.(level, message);
+    state.logger?.(level, message);
   } catch {
     // A broken logger must not turn logging into a crash.
   }
@@ -110,23 +118,23 @@ function fromNative(level: NativeLogLevel): LogLevel | undefined {
 /** Assembles llama.cpp's log pieces into lines; a 'Cont' piece continues the previous level. */
 function onNativeLog(level: NativeLogLevel, text: string): void {
   const named = fromNative(level);
-  if (named !== undefined && named !== lineLevel) {
+  if (named !== undefined && named !== state.lineLevel) {
     flushLine();
-    lineLevel = named;
+    state.lineLevel = named;
   }
-  lineText += String(text);
-  let newline = lineText.indexOf('\n');
+  state.lineText += String(text);
+  let newline = state.lineText.indexOf('\n');
   while (newline !== -1) {
-    const line = lineText.slice(0, newline);
-    lineText = lineText.slice(newline + 1);
-    if (line.trim().length > 0) deliver(lineLevel, line);
-    newline = lineText.indexOf('\n');
+    const line = state.lineText.slice(0, newline);
+    state.lineText = state.lineText.slice(newline + 1);
+    if (line.trim().length > 0) deliver(state.lineLevel, line);
+    newline = state.lineText.indexOf('\n');
   }
 }
 
 function flushLine(): void {
-  if (lineText.trim().length > 0) deliver(lineLevel, lineText);
-  lineText = '';
+  if (state.lineText.trim().length > 0) deliver(state.lineLevel, state.lineText);
+  state.lineText = '';
 }
 
 /**

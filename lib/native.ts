@@ -7,8 +7,8 @@
  * @internal
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { packageRoot } from './package-root.js';
 
 /** Codes the addon itself raises. */
 export type NativeErrorCode =
@@ -23,6 +23,7 @@ export type NativeErrorCode =
   | 'ERR_QUANTIZE'
   | 'ERR_CHAT_TEMPLATE'
   | 'ERR_GRAMMAR'
+  | 'ERR_BACKEND'
   | 'ERR_NATIVE';
 
 /** llama.cpp log levels as ggml numbers them (ggml_log_level). */
@@ -266,12 +267,25 @@ export interface NativeAddon {
    * a schema it cannot convert or that exceeds the addon's limits (1 MiB, 128 levels, 4 KiB names).
    */
   jsonSchemaToGrammar(schemaJson: string): string;
+  /**
+   * A backend library's ggml_backend_score() for this machine (0: cannot run here), or null when
+   * it has none. Loads and unloads the library without registering it. Throws ERR_BACKEND with
+   * the dynamic loader's reason when it cannot be loaded.
+   */
+  backendScore(path: string): number | null;
+  /**
+   * Registers a backend library with ggml (ggml_backend_load). Idempotent per path. Throws
+   * ERR_BACKEND with the reason when it cannot be loaded or initialised.
+   */
+  loadBackend(path: string): { name: string; devices: number };
+  /** [name, value] features of the loaded CPU backend (the instruction sets of its variant). */
+  cpuFeatures(): Array<[string, string]>;
   /** Names of llama.cpp's built-in chat templates (llama_chat_builtin_templates). */
   chatTemplateNames(): string[];
   /** The ggml backend devices in registry order, with their memory now. */
   listDevices(): NativeDevice[];
-  /** llama.cpp's version string and system info (CPU features compiled in). */
-  buildInfo(): { llamaVersion: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
+  /** llama.cpp's version string, the commit compiled (empty when unknown) and system info. */
+  buildInfo(): { llamaVersion: string; llamaCommit: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
   /**
    * Runs llama_model_quantize(input → output) on a libuv worker. `onProgress` receives 0..1
    * (derived from llama.cpp's per-tensor log lines, at most every 1%, then 1 on success),
@@ -281,25 +295,27 @@ export interface NativeAddon {
   quantize(input: string, output: string, params: NativeQuantizeParams, onProgress: ((progress: number) => void) | null): Promise<void>;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-
 let addon: NativeAddon | undefined;
+let addonPath: string | undefined;
 
 /**
  * Loads the addon once: `LLAMA_NAPI_ADDON` (a path to a `.node` file, e.g. a Vulkan or CUDA
- * variant built with LLAMA_NAPI_BUILD_DIR) when set, else node-gyp-build (local build, then
- * prebuilds).
+ * variant built with LLAMA_NAPI_BUILD_DIR) when set, else what node-gyp-build resolves: a
+ * local build (build/Release), then the prebuild for this platform (prebuilds/).
  */
 export function native(): NativeAddon {
   if (!addon) {
-    const require = createRequire(import.meta.url);
+    const require = createRequire(join(packageRoot, 'package.json'));
     const override = process.env['LLAMA_NAPI_ADDON'];
-    if (override) {
-      addon = require(override) as NativeAddon;
-    } else {
-      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-      addon = load(packageRoot);
-    }
+    const gypBuild = require('node-gyp-build/node-gyp-build.js') as { resolve(dir: string): string };
+    const path = override ? resolve(override) : gypBuild.resolve(packageRoot);
+    addon = require(path) as NativeAddon;
+    addonPath = path;
   }
   return addon;
+}
+
+/** The file the addon was loaded from (undefined before {@link native} succeeded). */
+export function nativePath(): string | undefined {
+  return addonPath;
 }

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // Builds the addon through the one CMake build (CMakeLists.txt) with cmake-js.
 // LLAMA_NAPI_BACKEND selects llama.cpp backends (cpu, cuda, metal, vulkan; comma separated);
-// macOS arm64 defaults to metal. Extra CMake definitions: LLAMA_NAPI_CMAKE_ARGS="-DFOO=1 -DBAR=2".
+// macOS arm64 defaults to metal. LLAMA_NAPI_CPU_VARIANTS picks the CPU backend variants
+// (scripts/cpu-variants.mjs). Extra CMake definitions: LLAMA_NAPI_CMAKE_ARGS="-DFOO=1 -DBAR=2".
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildToolsNodePath, resolveBuildTool } from './build-tools.mjs';
+import { cpuVariantsForBuild } from './cpu-variants.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const cmakeJsManifest = resolveBuildTool(root, 'cmake-js/package.json');
+if (cmakeJsManifest === undefined) {
+  process.stderr.write('[llama-napi] cmake-js is missing: run `npm install` in the repository (it is a devDependency)\n');
+  process.exit(1);
+}
+const cmakeJs = join(dirname(cmakeJsManifest), 'bin', 'cmake-js');
 
 const defaultBackend = process.platform === 'darwin' && process.arch === 'arm64' ? 'metal' : 'cpu';
 const backend = process.env.LLAMA_NAPI_BACKEND || defaultBackend;
@@ -21,7 +27,13 @@ const extra = (process.env.LLAMA_NAPI_CMAKE_ARGS ?? '')
 // LLAMA_NAPI_BUILD_DIR builds a variant beside the default one (e.g. build-vulkan); load it
 // with LLAMA_NAPI_ADDON=<dir>/Release/llama_napi.node.
 const outDir = process.env.LLAMA_NAPI_BUILD_DIR || 'build';
-const args = [cmakeJs, 'compile', '--out', outDir, `--CDLLAMA_NAPI_BACKEND=${backend.replace(/,/g, ';')}`, ...extra, ...process.argv.slice(2)];
-process.stderr.write(`[llama-napi] building the native addon (backend: ${backend}); this takes a few minutes\n`);
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-process.exit(result.status ?? 1);
+const cpuVariants = cpuVariantsForBuild();
+const definitions = [`--CDLLAMA_NAPI_BACKEND=${backend.replace(/,/g, ';')}`, `--CDLLAMA_NAPI_CPU_VARIANTS=${cpuVariants}`, ...extra];
+process.stderr.write(`[llama-napi] building the native addon (backend: ${backend}, CPU variants: ${cpuVariants}); this takes a few minutes\n`);
+const env = { ...process.env, NODE_PATH: buildToolsNodePath(root) };
+// Configure every time (cmake-js `compile` would keep an existing cache and ignore changed
+// options), then build: ninja rebuilds only what the new configuration changes.
+for (const step of [['configure', '--out', outDir, ...definitions, ...process.argv.slice(2)], ['build', '--out', outDir]]) {
+  const result = spawnSync(process.execPath, [cmakeJs, ...step], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}

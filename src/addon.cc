@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "addon_data.h"
+#include "backends.h"
 #include "chat_template.h"
 #include "context.h"
 #include "devices.h"
@@ -47,6 +48,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   out.Set("llamaVersion", llama_version());
+  out.Set("llamaCommit", LLAMA_NAPI_LLAMA_COMMIT);
   out.Set("systemInfo", llama_print_system_info());
   out.Set("gpuOffload", llama_supports_gpu_offload());
   out.Set("mmap", llama_supports_mmap());
@@ -79,6 +81,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("estimateMemory", Napi::Function::New<EstimateMemory>(env, "estimateMemory"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   exports.Set("jsonSchemaToGrammar", Napi::Function::New<JsonSchemaToGrammarJs>(env, "jsonSchemaToGrammar"));
+  exports.Set("backendScore", Napi::Function::New<BackendScore>(env, "backendScore"));
+  exports.Set("loadBackend", Napi::Function::New<LoadBackend>(env, "loadBackend"));
+  exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
   exports.Set("chatTemplateNames", Napi::Function::New<ChatTemplateNames>(env, "chatTemplateNames"));
   return exports;
 }

@@ -177,7 +177,7 @@ void ContextEngine::Admit() {
       continue;
     }
     // The free sequence sharing the longest prefix with the prompt, else the lowest-numbered
-    // free one: running sequences with consecutive ids decode in one pass (see FillBatch).
+    // (empty) free one: running sequences with consecutive ids decode in one pass (see FillBatch).
     int32_t best = -1;
     size_t best_common = 0;
     for (size_t i = 0; i < sequences_.size(); i++) {
@@ -194,6 +194,16 @@ void ContextEngine::Admit() {
       }
     }
     if (best < 0) return;  // every sequence is busy: wait for one to finish
+    // Reusing less than half of what a sequence holds would throw away the rest of another
+    // conversation's cache to save a few tokens: take an empty free sequence instead, if any.
+    if (best_common * 2 < sequences_[static_cast<size_t>(best)].held.size()) {
+      for (size_t i = 0; i < sequences_.size(); i++) {
+        if (!sequences_[i].busy && sequences_[i].held.empty()) {
+          best = static_cast<int32_t>(i);
+          break;
+        }
+      }
+    }
 
     std::unique_ptr<Slot> owned = std::move(waiting_.front());
     waiting_.pop_front();

@@ -25,12 +25,19 @@ export interface ChildOutcome {
  * @param script - file name under test/child/
  * @param args - arguments the script reads from `process.argv.slice(2)`
  * @param timeoutMs - the child is killed (SIGKILL) after this long
+ * @param env - variables added to this process's environment for the child
  */
-export function runChild(script: string, args: readonly string[] = [], timeoutMs = 60_000): Promise<ChildOutcome> {
+export function runChild(
+  script: string,
+  args: readonly string[] = [],
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+): Promise<ChildOutcome> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
       cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

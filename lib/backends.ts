@@ -1,0 +1,228 @@
+/**
+ * Which llama.cpp backends this process uses: the policy over the addon's loadable-backend
+ * mechanism (src/backends.cc). llama.cpp is built with GGML_BACKEND_DL, so the CPU backend and
+ * every GPU backend are separate libraries found at run time:
+ *
+ * - the CPU backend: every variant present (prebuilds carry one per x86 instruction-set
+ *   level, `libggml-cpu-haswell.so`, …) is asked its score for this CPU and the best one is
+ *   loaded; `LLAMA_NAPI_CPU_VARIANT` forces one;
+ * - GPU backends (`libggml-cuda.so`, `ggml-vulkan.dll`, …): loaded when present, CUDA before
+ *   Metal before Vulkan, and only the first family that finds a device, so one GPU is not
+ *   listed twice (CUDA and Vulkan both see an NVIDIA card). `LLAMA_NAPI_BACKENDS=cpu` loads
+ *   none; `LLAMA_NAPI_BACKENDS=cuda,vulkan` loads exactly those. A GPU backend that cannot
+ *   load or initialise (no driver, no libcuda) is skipped with a logged reason: generation
+ *   then runs on the CPU.
+ *
+ * Searched folders: the addon's own folder, then the installed backend packages
+ * (`@llama-napi/<backend>-<platform>-<arch>`), then `LLAMA_NAPI_BACKEND_PATH`.
+ * @internal
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join } from 'node:path';
+import type { NativeAddon } from './native.js';
+import { LlamaError } from './errors.js';
+import { log } from './logger.js';
+import { packageRoot } from './package-root.js';
+
+/** A backend library this process loaded. */
+export interface LoadedBackend {
+  /** ggml's name for it: `"CPU"`, `"CUDA"`, `"Vulkan"`, `"Metal"`, … */
+  readonly name: string;
+  /** The library file. */
+  readonly path: string;
+  /** Devices it registered (0: loaded, but it found no usable device). */
+  readonly devices: number;
+  /** The CPU variant (`"haswell"`, `"x64"`, …); absent for GPU backends and a single CPU build. */
+  readonly variant?: string;
+}
+
+/** A backend library that was found but not used, and why. */
+export interface SkippedBackend {
+  readonly backend: string;
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** What {@link loadBackends} did. */
+export interface BackendReport {
+  readonly loaded: readonly LoadedBackend[];
+  readonly skipped: readonly SkippedBackend[];
+  /** Folders searched, in order. */
+  readonly searchPaths: readonly string[];
+}
+
+/** GPU backend families in preference order; the first with a device wins by default. */
+export const GPU_BACKEND_ORDER: readonly string[] = ['cuda', 'metal', 'vulkan'];
+
+/** Optional packages that ship one GPU backend for one platform, e.g. `@llama-napi/vulkan-linux-x64`. */
+export function backendPackageName(backend: string, platform: string = process.platform, arch: string = process.arch): string {
+  return `@llama-napi/${backend}-${platform}-${arch}`;
+}
+
+/** One backend library file in a search folder. */
+export interface BackendFile {
+  /** Lower-case backend name from the file name: `cpu`, `cuda`, `vulkan`, … */
+  readonly backend: string;
+  /** The part after `ggml-<backend>-`, e.g. a CPU variant. */
+  readonly variant?: string;
+  readonly path: string;
+}
+
+const BACKEND_FILE = /^(?:lib)?ggml-([a-z0-9]+)(?:-([A-Za-z0-9_.]+))?\.(?:so|dylib|dll)$/;
+
+/** Backend libraries in `dir` (none when it cannot be read). */
+export function findBackendFiles(dir: string): BackendFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  const files: BackendFile[] = [];
+  for (const name of names) {
+    const match = BACKEND_FILE.exec(name);
+    if (match === null || match[1] === 'base') continue;
+    files.push({ backend: match[1]!, ...(match[2] !== undefined ? { variant: match[2] } : {}), path: join(dir, name) });
+  }
+  return files;
+}
+
+/**
+ * Folders of installed backend packages whose version is exactly ours: a backend library is
+ * only compatible with the ggml it was built with.
+ */
+function backendPackageDirs(skipped: SkippedBackend[]): string[] {
+  const ownVersion = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  const require = createRequire(join(packageRoot, 'package.json'));
+  const dirs: string[] = [];
+  for (const backend of GPU_BACKEND_ORDER) {
+    const name = backendPackageName(backend);
+    let manifest: string;
+    try {
+      manifest = require.resolve(`${name}/package.json`);
+    } catch {
+      continue; // not installed: the usual case
+    }
+    const version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    if (version !== ownVersion) {
+      skipped.push({ backend, path: dirname(manifest), reason: `${name}@${version} does not match llama-napi@${ownVersion}` });
+      continue;
+    }
+    dirs.push(join(dirname(manifest), 'lib'));
+  }
+  return dirs;
+}
+
+/** A comma-separated environment list, lower-cased; undefined when unset or empty. */
+function envList(name: string): string[] | undefined {
+  const value = process.env[name]?.trim();
+  return value ? value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) : undefined;
+}
+
+function reasonOf(error: unknown): string {
+  return String((error as Error)?.message ?? error);
+}
+
+/** Picks and loads the CPU backend: a forced variant, else the best-scoring one. */
+function loadCpu(addon: NativeAddon, files: BackendFile[], searchPaths: string[], skipped: SkippedBackend[]): LoadedBackend {
+  const candidates = files.filter((f) => f.backend === 'cpu');
+  const forced = process.env['LLAMA_NAPI_CPU_VARIANT']?.trim();
+  let chosen: BackendFile | undefined;
+  if (forced) {
+    chosen = candidates.find((f) => (f.variant ?? '') === forced);
+    if (chosen === undefined) {
+      const have = candidates.map((f) => f.variant ?? '(single)').join(', ') || 'none';
+      throw new LlamaError('ERR_BACKEND', `LLAMA_NAPI_CPU_VARIANT=${forced}: no such CPU backend variant (found: ${have})`);
+    }
+  } else {
+    let best = 0;
+    for (const file of candidates) {
+      let score: number | null;
+      try {
+        score = addon.backendScore(file.path);
+      } catch (error) {
+        skipped.push({ backend: 'cpu', path: file.path, reason: reasonOf(error) });
+        continue;
+      }
+      if (score === null) {
+        chosen ??= file; // a single CPU build has no score: use it unless a variant fits
+      } else if (score === 0) {
+        skipped.push({ backend: 'cpu', path: file.path, reason: 'this CPU lacks the instruction sets it was built for' });
+      } else if (score > best) {
+        best = score;
+        chosen = file;
+      }
+    }
+  }
+  if (chosen === undefined) {
+    throw new LlamaError(
+      'ERR_BACKEND',
+      `No usable CPU backend (libggml-cpu*) in ${searchPaths.join(', ')}: the installation is incomplete; reinstall llama-napi or build it from source (LLAMA_NAPI_BUILD=source)`,
+    );
+  }
+  const { name, devices } = callLoad(addon, chosen);
+  return { name, path: chosen.path, devices, ...(chosen.variant !== undefined ? { variant: chosen.variant } : {}) };
+}
+
+function callLoad(addon: NativeAddon, file: BackendFile): { name: string; devices: number } {
+  try {
+    return addon.loadBackend(file.path);
+  } catch (error) {
+    throw new LlamaError('ERR_BACKEND', reasonOf(error), { cause: error });
+  }
+}
+
+/** Loads GPU backends per the policy above; failures are logged and recorded, never thrown. */
+function loadGpus(addon: NativeAddon, files: BackendFile[], skipped: SkippedBackend[]): LoadedBackend[] {
+  const wanted = envList('LLAMA_NAPI_BACKENDS');
+  const loaded: LoadedBackend[] = [];
+  const seen = new Set<string>();
+  const gpuFiles = files
+    .filter((f) => f.backend !== 'cpu')
+    .sort((a, b) => rank(a.backend) - rank(b.backend));
+  for (const file of gpuFiles) {
+    if (seen.has(file.backend)) continue; // a copy in a later search folder
+    seen.add(file.backend);
+    if (wanted !== undefined && !wanted.includes(file.backend)) {
+      skipped.push({ backend: file.backend, path: file.path, reason: 'not listed in LLAMA_NAPI_BACKENDS' });
+      continue;
+    }
+    const gpuFound = loaded.find((b) => b.devices > 0);
+    if (wanted === undefined && gpuFound !== undefined) {
+      skipped.push({ backend: file.backend, path: file.path, reason: `${gpuFound.name} already provides the GPU devices` });
+      continue;
+    }
+    try {
+      const { name, devices } = addon.loadBackend(file.path);
+      loaded.push({ name, path: file.path, devices });
+      if (devices === 0) log('info', `llama-napi: the ${name} backend found no device; it is not used`);
+    } catch (error) {
+      const reason = reasonOf(error);
+      skipped.push({ backend: file.backend, path: file.path, reason });
+      log('warn', `llama-napi: GPU backend ${file.backend} unavailable, continuing without it: ${reason}`);
+    }
+  }
+  return loaded;
+}
+
+function rank(backend: string): number {
+  const i = GPU_BACKEND_ORDER.indexOf(backend);
+  return i === -1 ? GPU_BACKEND_ORDER.length : i;
+}
+
+/**
+ * Loads the backends for an addon living in `addonDir`. GPU backends first (ggml lists
+ * devices in load order and llama.cpp offloads to the first ones), then the CPU backend.
+ * @throws LlamaError ERR_BACKEND when no CPU backend can be loaded
+ */
+export function loadBackends(addon: NativeAddon, addonDir: string): BackendReport {
+  const skipped: SkippedBackend[] = [];
+  const extra = (process.env['LLAMA_NAPI_BACKEND_PATH'] ?? '').split(delimiter).filter(Boolean);
+  const searchPaths = [addonDir, ...backendPackageDirs(skipped), ...extra];
+  const files = searchPaths.flatMap(findBackendFiles);
+  const gpus = loadGpus(addon, files, skipped);
+  const cpu = loadCpu(addon, files, searchPaths, skipped);
+  log('info', `llama-napi: CPU backend ${cpu.variant ?? '(single build)'} from ${cpu.path}`);
+  return { loaded: [...gpus, cpu], skipped, searchPaths };
+}

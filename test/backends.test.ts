@@ -1,0 +1,189 @@
+/**
+ * Backends loaded at run time (GGML_BACKEND_DL): the CPU variant is the best this CPU can run,
+ * the choice can be forced, and a GPU backend that cannot load or initialise is skipped with
+ * a logged reason while generation goes on on the CPU. Also the `llama-napi` CLI.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { backendPackageName, findBackendFiles } from '../lib/backends.js';
+import { getBuildInfo } from '../lib/build-info.js';
+import { loadAddon } from '../lib/addon.js';
+import { describeOutcome, runChild } from './child/spawn.js';
+import { fixtureModel } from './fixtures/models.js';
+// @ts-expect-error a plain .mjs build script, without type declarations
+import { bestX86Variant, cpuVariantsForBuild } from '../scripts/cpu-variants.mjs';
+
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+interface Report {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  warnings: string[];
+  text?: string;
+  info?: ReturnType<typeof getBuildInfo>;
+}
+
+async function report(env: Record<string, string>, model?: string): Promise<Report> {
+  const outcome = await runChild('backends-report.ts', model ? [model] : [], 60_000, env);
+  assert.equal(outcome.code, 0, describeOutcome(outcome));
+  return outcome.report as Report;
+}
+
+describe('backend library names', () => {
+  it('finds backends and CPU variants by file name, on every platform, and nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llama-napi-names-'));
+    try {
+      const names = [
+        'libggml-cpu-haswell.so',
+        'libggml-cpu-x64.so',
+        'libggml-cpu.so',
+        'ggml-cpu-alderlake.dll',
+        'libggml-vulkan.so',
+        'libggml-metal.dylib',
+        'libggml-base.so',
+        'libllama-napi-ggml-base.so',
+        'libllama-napi-llama.so',
+        'llama_napi.node',
+        'libggml-cuda.so.0',
+      ];
+      for (const name of names) writeFileSync(join(dir, name), '');
+      const found = findBackendFiles(dir).map((f) => [f.backend, f.variant ?? null, f.path.slice(dir.length + 1)]);
+      assert.deepEqual(found, [
+        ['cpu', 'alderlake', 'ggml-cpu-alderlake.dll'],
+        ['cpu', 'haswell', 'libggml-cpu-haswell.so'],
+        ['cpu', 'x64', 'libggml-cpu-x64.so'],
+        ['cpu', null, 'libggml-cpu.so'],
+        ['metal', null, 'libggml-metal.dylib'],
+        ['vulkan', null, 'libggml-vulkan.so'],
+      ]);
+      assert.deepEqual(findBackendFiles(join(dir, 'missing')), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names optional backend packages per backend, platform and architecture', () => {
+    assert.equal(backendPackageName('vulkan', 'linux', 'x64'), '@llama-napi/vulkan-linux-x64');
+    assert.equal(backendPackageName('cuda', 'win32', 'x64'), '@llama-napi/cuda-win32-x64');
+  });
+});
+
+describe('CPU variant for a source build', () => {
+  it('is the richest x86 variant whose instruction sets the CPU has', () => {
+    assert.equal(bestX86Variant([]), 'x64');
+    assert.equal(bestX86Variant(['sse4_2']), 'sse42');
+    assert.equal(bestX86Variant(['sse4_2', 'avx', 'f16c', 'fma', 'avx2']), 'sandybridge'); // no bmi2
+    assert.equal(bestX86Variant(['sse4_2', 'avx', 'f16c', 'fma', 'avx2', 'bmi2']), 'haswell');
+    assert.equal(bestX86Variant(['sse4_2', 'avx', 'f16c', 'fma', 'avx2', 'bmi2', 'avx_vnni']), 'alderlake');
+    const avx512 = ['sse4_2', 'avx', 'f16c', 'fma', 'avx2', 'bmi2', 'avx512f', 'avx512cd', 'avx512vl', 'avx512dq', 'avx512bw'];
+    assert.equal(bestX86Variant(avx512), 'skylakex');
+    assert.equal(bestX86Variant([...avx512, 'avx512vbmi', 'avx512_vnni']), 'icelake');
+  });
+
+  it('follows LLAMA_NAPI_CPU_VARIANTS, and is "native" off x86', () => {
+    assert.equal(cpuVariantsForBuild({ LLAMA_NAPI_CPU_VARIANTS: 'all' }, 'x64'), 'all');
+    assert.equal(cpuVariantsForBuild({}, 'arm64'), 'native');
+  });
+});
+
+describe('backends loaded at run time', () => {
+  let addonDir: string;
+  let model: string;
+  let fakes: string;
+
+  before(async () => {
+    const info = getBuildInfo();
+    addonDir = dirname(info.addonPath);
+    model = await fixtureModel({ kind: 'moe', type: 'F32' });
+    // Two broken GPU backends: a file that is no library, and a real library without
+    // ggml_backend_init (one that loads but cannot initialise).
+    fakes = mkdtempSync(join(tmpdir(), 'llama-napi-fake-backends-'));
+    writeFileSync(join(fakes, 'libggml-vulkan.so'), 'not a shared library');
+    copyFileSync(join(addonDir, 'libllama-napi-ggml.so'), join(fakes, 'libggml-cuda.so'));
+  });
+
+  after(() => rmSync(fakes, { recursive: true, force: true }));
+
+  it('loads the best-scoring CPU variant in the addon folder', () => {
+    const info = getBuildInfo();
+    const cpu = info.backends.find((b) => b.name === 'CPU');
+    assert.ok(cpu, 'a CPU backend is loaded');
+    assert.equal(info.backends.at(-1), cpu, 'the CPU backend comes after any GPU backend');
+    const addon = loadAddon();
+    const scored = findBackendFiles(addonDir)
+      .filter((f) => f.backend === 'cpu')
+      .map((f) => ({ variant: f.variant ?? 'single', score: addon.backendScore(f.path) ?? 0 }));
+    const best = scored.reduce((a, b) => (b.score > a.score ? b : a));
+    assert.equal(info.cpuVariant, best.variant, JSON.stringify(scored));
+    assert.ok(Object.keys(info.cpuFeatures).length > 0 || process.arch !== 'x64', 'x86 variants list their instruction sets');
+    const fromPrebuild = info.addonPath.includes(`${sep}prebuilds${sep}`);
+    assert.equal(info.addonSource, process.env['LLAMA_NAPI_ADDON'] ? 'environment' : fromPrebuild ? 'prebuild' : 'source');
+    assert.match(info.llamaCommit, /^[0-9a-f]{40}$/);
+    assert.ok(info.devices.some((d) => d.type === 'cpu'));
+  });
+
+  it('LLAMA_NAPI_CPU_VARIANT forces a variant, and an unknown one is ERR_BACKEND naming those found', async () => {
+    const variants = findBackendFiles(addonDir).filter((f) => f.backend === 'cpu' && f.variant !== undefined);
+    const weakest = variants.map((f) => f.variant!).sort()[0];
+    if (weakest !== undefined) {
+      const forced = await report({ LLAMA_NAPI_CPU_VARIANT: weakest });
+      assert.ok(forced.ok, forced.message);
+      assert.equal(forced.info!.cpuVariant, weakest);
+    }
+    const unknown = await report({ LLAMA_NAPI_CPU_VARIANT: 'no-such-variant' });
+    assert.equal(unknown.ok, false);
+    assert.equal(unknown.code, 'ERR_BACKEND');
+    assert.match(unknown.message!, /LLAMA_NAPI_CPU_VARIANT=no-such-variant.*found: /);
+  });
+
+  it('a GPU backend that cannot load or initialise is skipped with a logged reason, and generation runs on the CPU', async () => {
+    const present = new Set(findBackendFiles(addonDir).map((f) => f.backend));
+    const result = await report({ LLAMA_NAPI_BACKEND_PATH: fakes }, model);
+    assert.ok(result.ok, result.message);
+    assert.ok(result.text !== undefined && result.text.length > 0, 'generated on the CPU');
+    const skipped = result.info!.skippedBackends;
+    if (!present.has('vulkan')) {
+      const vulkan = skipped.find((s) => s.backend === 'vulkan');
+      assert.match(vulkan?.reason ?? '', /cannot load .*libggml-vulkan\.so: /);
+      assert.ok(result.warnings.some((w) => /GPU backend vulkan unavailable, continuing without it/.test(w)), result.warnings.join('\n'));
+    }
+    if (!present.has('cuda')) {
+      const cuda = skipped.find((s) => s.backend === 'cuda');
+      assert.match(cuda?.reason ?? '', /could not initialise the backend/);
+      assert.ok(result.warnings.some((w) => /GPU backend cuda unavailable/.test(w)), result.warnings.join('\n'));
+    }
+    assert.deepEqual(
+      result.info!.backends.map((b) => b.name),
+      ['CPU'],
+    );
+  });
+
+  it('LLAMA_NAPI_BACKENDS=cpu loads no GPU backend', async () => {
+    const result = await report({ LLAMA_NAPI_BACKEND_PATH: fakes, LLAMA_NAPI_BACKENDS: 'cpu' });
+    assert.ok(result.ok, result.message);
+    assert.deepEqual(result.info!.backends.map((b) => b.name), ['CPU']);
+    assert.deepEqual(result.warnings, []);
+    for (const s of result.info!.skippedBackends.filter((b) => b.backend !== 'cpu')) {
+      assert.equal(s.reason, 'not listed in LLAMA_NAPI_BACKENDS');
+    }
+  });
+});
+
+describe('llama-napi CLI', () => {
+  it('prints the build info as JSON and as text', () => {
+    const cli = join(REPO_ROOT, 'bin', 'llama-napi.mjs');
+    const json = JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' })) as ReturnType<typeof getBuildInfo>;
+    assert.equal(json.cpuVariant, getBuildInfo().cpuVariant);
+    assert.match(json.llamaCommit, /^[0-9a-f]{40}$/);
+    const text = execFileSync(process.execPath, [cli], { encoding: 'utf8' });
+    assert.match(text, /^llama-napi \d+\.\d+\.\d+\nllama\.cpp {2}v\S+ \(.*\), commit [0-9a-f]{40}\n/);
+    assert.match(text, /\n {2}loaded {3}CPU/);
+    assert.match(text, /\ndevices\n {2}CPU/);
+  });
+});
