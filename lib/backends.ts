@@ -135,12 +135,15 @@ function loadCpu(addon: NativeAddon, files: BackendFile[], searchPaths: string[]
       const have = candidates.map((f) => f.variant ?? '(single)').join(', ') || 'none';
       throw new LlamaError('ERR_BACKEND', `LLAMA_NAPI_CPU_VARIANT=${forced}: no such CPU backend variant (found: ${have})`);
     }
+    if (callScore(addon, chosen) === 0) {
+      throw new LlamaError('ERR_BACKEND', `LLAMA_NAPI_CPU_VARIANT=${forced}: this CPU lacks the instruction sets that variant was built for`);
+    }
   } else {
     let best = 0;
     for (const file of candidates) {
       let score: number | null;
       try {
-        score = addon.backendScore(file.path);
+        score = callScore(addon, file);
       } catch (error) {
         skipped.push({ backend: 'cpu', path: file.path, reason: reasonOf(error) });
         continue;
@@ -163,6 +166,14 @@ function loadCpu(addon: NativeAddon, files: BackendFile[], searchPaths: string[]
   }
   const { name, devices } = callLoad(addon, chosen);
   return { name, path: chosen.path, devices, ...(chosen.variant !== undefined ? { variant: chosen.variant } : {}) };
+}
+
+function callScore(addon: NativeAddon, file: BackendFile): number | null {
+  try {
+    return addon.backendScore(file.path);
+  } catch (error) {
+    throw new LlamaError('ERR_BACKEND', reasonOf(error), { cause: error });
+  }
 }
 
 function callLoad(addon: NativeAddon, file: BackendFile): { name: string; devices: number } {

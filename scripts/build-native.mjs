@@ -33,7 +33,9 @@ process.stderr.write(`[llama-napi] building the native addon (backend: ${backend
 const env = { ...process.env, NODE_PATH: buildToolsNodePath(root) };
 // Configure every time (cmake-js `compile` would keep an existing cache and ignore changed
 // options), then build: ninja rebuilds only what the new configuration changes.
-for (const step of [['configure', '--out', outDir, ...definitions, ...process.argv.slice(2)], ['build', '--out', outDir]]) {
-  const result = spawnSync(process.execPath, [cmakeJs, ...step], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+// Extra arguments (e.g. --parallel 2) go to both steps.
+for (const step of [['configure', '--out', outDir, ...definitions], ['build', '--out', outDir]]) {
+  const args = [cmakeJs, ...step, ...process.argv.slice(2)];
+  const result = spawnSync(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

@@ -86,7 +86,7 @@ ls "$ROOT/lib64" | grep -E '^lib(cublas|cublasLt|cudart)\.so' | tr '\n' ' '; ech
 export LD_LIBRARY_PATH=$ROOT/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 step "build ($BUILD_DIR, CMAKE_CUDA_ARCHITECTURES=$ARCH, $JOBS jobs)"
-# cmake-js configures only when the folder has no CMakeCache.txt: drop the cache when it was
+# CMake cannot switch the CUDA compiler of an existing cache: drop the cache when it was
 # configured for other architectures or another toolkit root, so these arguments apply.
 cache=$BUILD_DIR/CMakeCache.txt
 if [ -f "$cache" ] && { ! grep -qx "CMAKE_CUDA_ARCHITECTURES:[A-Z]*=$ARCH" "$cache" || ! grep -q "=$ROOT\$" "$cache"; }; then

@@ -34,7 +34,7 @@ function readyAddonProblem() {
   try {
     path = require('node-gyp-build').resolve(root);
   } catch {
-    return `no prebuilt binary for ${process.platform}-${process.arch}`;
+    return `no prebuilt binary for ${process.platform}-${process.arch} in this package, and no earlier build`;
   }
   // Loading it in a child process proves the binary and its libraries fit this machine
   // (libc, loader) without keeping it mapped in npm's process.

@@ -128,13 +128,22 @@ describe('backends loaded at run time', () => {
     assert.ok(info.devices.some((d) => d.type === 'cpu'));
   });
 
-  it('LLAMA_NAPI_CPU_VARIANT forces a variant, and an unknown one is ERR_BACKEND naming those found', async () => {
-    const variants = findBackendFiles(addonDir).filter((f) => f.backend === 'cpu' && f.variant !== undefined);
-    const weakest = variants.map((f) => f.variant!).sort()[0];
-    if (weakest !== undefined) {
-      const forced = await report({ LLAMA_NAPI_CPU_VARIANT: weakest });
+  it('LLAMA_NAPI_CPU_VARIANT forces a variant; one this CPU cannot run or an unknown one is ERR_BACKEND', async () => {
+    const addon = loadAddon();
+    const variants = findBackendFiles(addonDir)
+      .filter((f) => f.backend === 'cpu' && f.variant !== undefined)
+      .map((f) => ({ variant: f.variant!, score: addon.backendScore(f.path) ?? 0 }));
+    const runnable = variants.find((v) => v.score > 0 && v.variant !== getBuildInfo().cpuVariant);
+    if (runnable !== undefined) {
+      const forced = await report({ LLAMA_NAPI_CPU_VARIANT: runnable.variant });
       assert.ok(forced.ok, forced.message);
-      assert.equal(forced.info!.cpuVariant, weakest);
+      assert.equal(forced.info!.cpuVariant, runnable.variant);
+    }
+    const unsupported = variants.find((v) => v.score === 0);
+    if (unsupported !== undefined) {
+      const refused = await report({ LLAMA_NAPI_CPU_VARIANT: unsupported.variant });
+      assert.equal(refused.code, 'ERR_BACKEND');
+      assert.match(refused.message!, /lacks the instruction sets/);
     }
     const unknown = await report({ LLAMA_NAPI_CPU_VARIANT: 'no-such-variant' });
     assert.equal(unknown.ok, false);
