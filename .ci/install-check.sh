@@ -52,6 +52,10 @@ say "install took ${elapsed_ms} ms; installed: llama-napi $(du -sk node_modules/
 for built in build vendor/llama.cpp .build-tools; do
   [ ! -e "node_modules/llama-napi/$built" ] || { say "error: the prebuild install built something: $built exists"; exit 1; }
 done
+# The prebuild brings its own OpenMP runtime: the loader resolves libgomp inside the package.
+prebuilt="$app/node_modules/llama-napi/prebuilds/linux-x64"
+ldd "$prebuilt/libllama-napi-ggml-base.so" | grep -q "libgomp.so.1 => $prebuilt/libgomp.so.1" ||
+  { say "error: libgomp does not resolve inside the prebuild"; ldd "$prebuilt/libllama-napi-ggml-base.so"; exit 1; }
 PATH="$nobin" node smoke.mjs "$work/model.gguf" prebuild
 PATH="$nobin" node smoke.cjs "$work/model.gguf" prebuild
 PATH="$nobin" npx --no-install llama-napi

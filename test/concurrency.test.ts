@@ -163,14 +163,17 @@ describe('continuous batching', () => {
         context.generate(PROMPTS[2]!, { ...GREEDY, maxTokens: 3, priority }).result.then(() => {
           order.push(name);
         });
-      // The only sequence is busy until this generation ends; the others queue meanwhile.
-      const busy = context.generate(PROMPTS[0]!, { ...GREEDY, maxTokens: 6 });
+      // The only sequence is busy until this generation is aborted, well after the others
+      // queued (ending it by maxTokens would race with their submission).
+      const busy = context.generate(PROMPTS[0]!, { ...GREEDY });
       const waiting: Array<Promise<void>> = [];
       for await (const chunk of busy) {
         if (chunk.tokens.length > 0 && waiting.length === 0) {
           waiting.push(run('low-1', 0), run('low-2', 0), run('high', 10), run('lowest', -5));
+          setTimeout(() => busy.abort(), 100);
         }
       }
+      assert.equal((await busy.result).finishReason, 'abort');
       order.push('busy');
       await Promise.all(waiting);
       assert.deepEqual(order, ['busy', 'high', 'low-1', 'low-2', 'lowest']);
