@@ -7,8 +7,9 @@
 //    (scripts/vendor.mjs: from the npm registry), fetch the build tools if this is a
 //    registry install (cmake-js, node-addon-api: devDependencies, so a prebuild install never
 //    downloads them), then the CMake build (scripts/build-native.mjs) with progress on stderr.
-// A source build is forced by LLAMA_NAPI_BUILD=source or `npm install --llama-napi-build=source`;
-// LLAMA_NAPI_BACKEND picks its backends (cpu, cuda, metal, vulkan).
+// A source build is forced by LLAMA_NAPI_BUILD=source or `npm install --llama-napi-build=source`
+// (LLAMA_NAPI_BACKEND picks its backends: cpu, cuda, metal, vulkan); LLAMA_NAPI_BUILD=prebuild
+// fails instead of building.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -32,7 +33,7 @@ function run(script) {
 function readyAddonProblem() {
   let path;
   try {
-    path = require('node-gyp-build').resolve(root);
+    path = require('node-gyp-build/node-gyp-build.js').resolve(root);
   } catch {
     return `no prebuilt binary for ${process.platform}-${process.arch} in this package, and no earlier build`;
   }
@@ -46,9 +47,17 @@ function readyAddonProblem() {
   return `the addon ${path} does not load here: ${(probe.stderr || probe.error?.message || '').trim().split('\n').slice(-3).join(' ')}`;
 }
 
+if (!['', 'source', 'prebuild'].includes(buildMode)) {
+  say(`LLAMA_NAPI_BUILD=${buildMode}: expected "source" (always build) or "prebuild" (never build)`);
+  process.exit(1);
+}
 if (buildMode !== 'source') {
   const problem = readyAddonProblem();
   if (problem === null) process.exit(0);
+  if (buildMode === 'prebuild') {
+    say(`${problem}, and LLAMA_NAPI_BUILD=prebuild forbids a source build`);
+    process.exit(1);
+  }
   say(`${problem}: building from source (about 5 minutes; \`npm install --foreground-scripts\` shows the progress)`);
 } else {
   say('LLAMA_NAPI_BUILD=source: building from source');
