@@ -17,12 +17,13 @@
  * (`@llama-napi/<backend>-<platform>-<arch>`), then `LLAMA_NAPI_BACKEND_PATH`.
  * @internal
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import type { NativeAddon } from './native.js';
 import { LlamaError } from './errors.js';
 import { log } from './logger.js';
+import { packageVersion, readJsonFile } from './package-files.js';
 import { packageRoot } from './package-root.js';
 
 /** A backend library this process loaded. */
@@ -93,7 +94,7 @@ export function findBackendFiles(dir: string): BackendFile[] {
  * only compatible with the ggml it was built with.
  */
 function backendPackageDirs(skipped: SkippedBackend[]): string[] {
-  const ownVersion = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  const ownVersion = packageVersion();
   const require = createRequire(join(packageRoot, 'package.json'));
   const dirs: string[] = [];
   for (const backend of GPU_BACKEND_ORDER) {
@@ -104,7 +105,7 @@ function backendPackageDirs(skipped: SkippedBackend[]): string[] {
     } catch {
       continue; // not installed: the usual case
     }
-    const version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    const { version } = readJsonFile<{ version: string }>(manifest);
     if (version !== ownVersion) {
       skipped.push({ backend, path: dirname(manifest), reason: `${name}@${version} does not match llama-napi@${ownVersion}` });
       continue;

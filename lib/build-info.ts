@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { loadAddon, loadedBackends } from './addon.js';
 import type { LoadedBackend, SkippedBackend } from './backends.js';
 import { listDevices, type Device } from './devices.js';
 import { nativePath } from './native.js';
+import { packageVersion, readJsonFile } from './package-files.js';
 import { packageRoot } from './package-root.js';
 
 export type { LoadedBackend, SkippedBackend } from './backends.js';
@@ -42,17 +42,13 @@ export interface BuildInfo {
   mlock: boolean;
 }
 
-function readJson<T>(...parts: string[]): T {
-  return JSON.parse(readFileSync(join(packageRoot, ...parts), 'utf8')) as T;
-}
-
 /**
  * Describes the native build and what it loaded: llama.cpp version and commit, the addon
  * file and where it came from, backends loaded and skipped, the CPU variant, devices.
  * Loads the addon (and its backends) if that has not happened yet.
  */
 export function getBuildInfo(): BuildInfo {
-  const pin = readJson<{ tag: string; commit: string }>('vendor', 'llama.cpp.pin.json');
+  const pin = readJsonFile<{ tag: string; commit: string }>(join(packageRoot, 'vendor', 'llama.cpp.pin.json'));
   const addon = loadAddon();
   const { llamaCommit, ...native } = addon.buildInfo();
   const report = loadedBackends();
@@ -61,7 +57,7 @@ export function getBuildInfo(): BuildInfo {
   const addonSource = process.env['LLAMA_NAPI_ADDON'] ? 'environment' : inPackage === 'prebuilds' ? 'prebuild' : 'source';
   const cpu = report.loaded.find((b) => b.name === 'CPU');
   return {
-    packageVersion: readJson<{ version: string }>('package.json').version,
+    packageVersion: packageVersion(),
     ...native,
     llamaTag: pin.tag,
     llamaCommit: llamaCommit || pin.commit,
