@@ -18,7 +18,7 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultThreads, getBuildInfo } from '../lib/index.js';
-import { DEFAULT_POLL } from '../lib/options.js';
+import { DEFAULT_POLL } from '../lib/options/context.js';
 import { runBatchedBench, type BatchedResult } from './batched-bench.js';
 import { runBindingRound, type BindingRound } from './binding-bench.js';
 import { runBindingConcurrency, runChatTtft, turnRatio, type ConcurrencyLevel } from './concurrency-bench.js';

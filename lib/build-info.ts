@@ -1,8 +1,7 @@
 import { join, relative, sep } from 'node:path';
-import { loadAddon, loadedBackends } from './addon.js';
+import { loadAddon, loadedBackends, nativePath } from './addon.js';
 import type { LoadedBackend, SkippedBackend } from './backends.js';
 import { listDevices, type Device } from './devices.js';
-import { nativePath } from './native.js';
 import { packageVersion, readJsonFile } from './package-files.js';
 import { packageRoot } from './package-root.js';
 

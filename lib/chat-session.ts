@@ -6,21 +6,20 @@
  * followed by the template's tokens for the new user message. The context keeps the KV cache
  * entries of the longest common prefix (`cachePrompt`), so a turn costs its own tokens only.
  */
+import { chatMessages, type ChatMessage, type FormattedChat } from './chat-template.js';
 import {
   CHAT_TEMPLATE_KEYS,
-  chatMessages,
   resolveChatTemplateOptions,
-  type ChatMessage,
+  splitChatOptions,
+  type ChatOptions,
   type ChatTemplateOptions,
-  type FormattedChat,
   type ResolvedChatTemplateOptions,
-} from './chat-template.js';
-import { splitChatOptions, type ChatOptions } from './chat-options.js';
+} from './options/chat.js';
 import { LlamaError, captureCallerStack } from './errors.js';
 import type { Generation, GenerationResult } from './generation.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
-import { enumOption, type ResolvedGenerateOptions } from './options.js';
-import { integerOption, optionsObject, stringArgument } from './validate.js';
+import type { ResolvedGenerateOptions } from './options/generate.js';
+import { enumOption, integerOption, optionsObject, stringArgument } from './validate.js';
 
 /**
  * What a session does when the next prompt would not leave `reserveTokens` free:

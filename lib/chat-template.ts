@@ -15,9 +15,8 @@
  *   Every other template is tokenized as one text, split only at special tokens, exactly as
  *   llama.cpp's tokenizer would split it.
  */
-import { loadAddon } from './addon.js';
 import { LlamaError } from './errors.js';
-import { booleanOption, rangeError, toWellFormed, typeError } from './validate.js';
+import { rangeError, toWellFormed, typeError } from './validate.js';
 
 /** One message of a conversation. */
 export interface ChatMessage {
@@ -25,23 +24,6 @@ export interface ChatMessage {
   role: string;
   /** The message text. Special-token text in it (e.g. `"</s>"`) stays text unless {@link ChatTemplateOptions.specialTokensInContent}. */
   content: string;
-}
-
-/** How a conversation is formatted. */
-export interface ChatTemplateOptions {
-  /**
-   * A built-in template name (see {@link chatTemplateNames}, e.g. `'mistral-v1'`, `'llama2'`,
-   * `'chatml'`) or a template text that llama.cpp recognises (such as the model card's Jinja
-   * string). Default: the model's own `tokenizer.chat_template`.
-   */
-  template?: string;
-  /** Let special-token text inside message contents become special tokens. Default `false`. */
-  specialTokensInContent?: boolean;
-}
-
-/** The names of llama.cpp's built-in chat templates, usable as {@link ChatTemplateOptions.template}. */
-export function chatTemplateNames(): string[] {
-  return loadAddon().chatTemplateNames();
 }
 
 /** What chat formatting needs from a model's vocabulary. @internal */
@@ -244,32 +226,6 @@ function unlocatable(): LlamaError {
     'ERR_CHAT_TEMPLATE',
     'Cannot tell the messages apart from the template text in the formatted conversation',
   );
-}
-
-/** Keys of {@link ChatTemplateOptions}, for options objects that include them. @internal */
-export const CHAT_TEMPLATE_KEYS = ['template', 'specialTokensInContent'] as const;
-
-/** Validated {@link ChatTemplateOptions}. @internal */
-export interface ResolvedChatTemplateOptions {
-  template: string | null;
-  specialTokensInContent: boolean;
-}
-
-/** Validates the chat-template fields of an options object (already checked for unknown keys). @internal */
-export function resolveChatTemplateOptions(o: Record<string, unknown>): ResolvedChatTemplateOptions {
-  const template = o['template'];
-  if (template !== undefined && (typeof template !== 'string' || template.length === 0 || template.includes('\0'))) {
-    throw (typeof template === 'string' ? rangeError : typeError)(
-      'template',
-      'a non-empty string without NUL characters (a built-in template name or a template text)',
-      template,
-    );
-  }
-  const special = o['specialTokensInContent'];
-  return {
-    template: template === undefined ? null : template,
-    specialTokensInContent: special === undefined ? false : booleanOption('specialTokensInContent', special),
-  };
 }
 
 /**

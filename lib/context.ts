@@ -2,20 +2,16 @@
  * A llama.cpp context: the KV cache and the inference thread that generations run on.
  */
 import { LlamaError, callNative, captureCallerStack, disposedError, fromNativeError, withCallerStack } from './errors.js';
-import { splitChatOptions, type ChatOptions } from './chat-options.js';
+import { splitChatOptions, type ChatOptions, type ResolvedChatTemplateOptions } from './options/chat.js';
 import { ChatSession, type ChatSessionHost, type ChatSessionOptions } from './chat-session.js';
-import { chatMessages, type ChatMessage, type FormattedChat, type ResolvedChatTemplateOptions } from './chat-template.js';
+import { chatMessages, type ChatMessage, type FormattedChat } from './chat-template.js';
 import { Generation, type GenerationHost, type GenerationResult } from './generation.js';
 import { INTERNAL, assertInternal, noop } from './lifetime.js';
 import type { NativeContext } from './native.js';
-import {
-  resolveGenerateOptions,
-  type GenerateOptions,
-  type ResolvedContextOptions,
-  type ResolvedGenerateOptions,
-} from './options.js';
+import type { ResolvedContextOptions } from './options/context.js';
+import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from './options/generate.js';
 import { buildSamplerChain } from './sampling.js';
-import { booleanOption, optionsObject, tokenIds, typeError } from './validate.js';
+import { argRangeError, booleanOption, optionsObject, tokenIds, typeError } from './validate.js';
 
 /**
  * What a context needs from the model that created it.
@@ -183,7 +179,7 @@ export class Context implements AsyncDisposable {
     this.#assertUsable();
     this.#assertGenerative('evaluate');
     const ids = tokenIds('tokens', tokens, this.#owner.vocabularySize);
-    if (ids.length === 0) throw new RangeError('Invalid argument "tokens": expected at least 1 token id, got 0');
+    if (ids.length === 0) throw argRangeError('Invalid argument "tokens": expected at least 1 token id, got 0');
     if (ids.length >= this.#sequenceSize) {
       throw new LlamaError(
         'ERR_CONTEXT_FULL',
@@ -219,7 +215,7 @@ export class Context implements AsyncDisposable {
     const o = optionsObject(options, 'embed options', ['normalize']);
     const normalize = o['normalize'] === undefined ? true : booleanOption('normalize', o['normalize']);
     const tokens = this.#promptTokens(input);
-    if (tokens.length === 0) throw new RangeError('Invalid argument "input": expected at least 1 token, got an empty input');
+    if (tokens.length === 0) throw argRangeError('Invalid argument "input": expected at least 1 token, got an empty input');
     const limit = Math.min(this.#params.ubatchSize, this.#sequenceSize - 1);
     if (tokens.length > limit) {
       throw new LlamaError('ERR_CONTEXT_FULL', `The input has ${tokens.length} tokens; an embedding takes at most ${limit} (ubatchSize)`);
@@ -294,7 +290,7 @@ export class Context implements AsyncDisposable {
     callerStack: string | undefined,
     onFinish?: (result: GenerationResult) => void,
   ): Generation {
-    if (prompt.length === 0) throw new RangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
+    if (prompt.length === 0) throw argRangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
     return new Generation(this.#host, {
       prompt,
       sampler: buildSamplerChain(resolved, this.#sequenceSize, this.#owner.vocabularySize),

@@ -1,32 +1,19 @@
 /**
  * The one error class of llama-napi, with stable codes.
  *
- * Argument errors stay plain `TypeError` / `RangeError` (see validate.ts): they are
- * programming mistakes, while a {@link LlamaError} describes something that went wrong
- * with a model, a file or a running job and that a service may want to branch on.
+ * Argument errors stay `TypeError` / `RangeError` (see validate.ts): they are programming
+ * mistakes, while a {@link LlamaError} describes something that went wrong with a model, a
+ * file or a running job. Both carry a `code` from {@link ERROR_CODES} (argument errors
+ * `ERR_INVALID_ARG`), so that a service can branch on `code` alone.
  */
+import { withInvalidArgCode } from './validate.js';
 
-/** Stable machine-readable error codes. Part of the public API: never rename one. */
-export type ErrorCode =
-  | 'ERR_MODEL_LOAD'
-  | 'ERR_CONTEXT_CREATE'
-  | 'ERR_CONTEXT_FULL'
-  | 'ERR_DECODE'
-  | 'ERR_ABORTED'
-  | 'ERR_DISPOSED'
-  | 'ERR_INVALID_ARG'
-  | 'ERR_BUSY'
-  | 'ERR_NATIVE'
-  | 'ERR_FILE_NOT_FOUND'
-  | 'ERR_NOT_A_FILE'
-  | 'ERR_GGUF_INVALID'
-  | 'ERR_QUANTIZE'
-  | 'ERR_INSUFFICIENT_MEMORY'
-  | 'ERR_CHAT_TEMPLATE'
-  | 'ERR_GRAMMAR'
-  | 'ERR_BACKEND';
-
-const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+/**
+ * Every error code, the one list: the {@link ErrorCode} type and the runtime check derive from
+ * it, and the addon's codes (src/error_codes.h) are a subset of it (a test checks). Part of the
+ * public API: never rename or remove one.
+ */
+export const ERROR_CODES = Object.freeze([
   'ERR_MODEL_LOAD',
   'ERR_CONTEXT_CREATE',
   'ERR_CONTEXT_FULL',
@@ -44,11 +31,16 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_CHAT_TEMPLATE',
   'ERR_GRAMMAR',
   'ERR_BACKEND',
-]);
+] as const);
+
+/** Stable machine-readable error codes (see {@link ERROR_CODES}). */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 /** Whether `value` is one of the known {@link ErrorCode}s. */
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && ERROR_CODES.has(value);
+  return typeof value === 'string' && KNOWN_CODES.has(value);
 }
 
 /** An error raised by llama-napi; `code` says what went wrong. */
@@ -91,18 +83,19 @@ export function isLlamaError(error: unknown, code?: ErrorCode): error is LlamaEr
 /**
  * Converts whatever the addon threw into a {@link LlamaError}.
  *
- * The addon throws plain `Error`s carrying a string `code` (see `NativeErrorCode` in
- * native.ts). Known codes are kept; anything else becomes `ERR_NATIVE` with the
- * original as `cause`. Errors that already are LlamaErrors, TypeErrors or RangeErrors
- * pass through untouched, because they already say the right thing.
+ * The addon throws plain `Error`s carrying a string `code` (src/error_codes.h). Known codes
+ * are kept; anything else becomes `ERR_NATIVE` with the original as `cause`. LlamaErrors,
+ * TypeErrors and RangeErrors pass through, because they already say the right thing; an
+ * argument error without a code gets `ERR_INVALID_ARG`.
  *
  * @param error - what the native call threw or rejected with
  * @param fallback - the code to use when the native error carries no known code
  * @internal
  */
 export function fromNativeError(error: unknown, fallback: ErrorCode = 'ERR_NATIVE'): Error {
-  if (error instanceof LlamaError || error instanceof TypeError || error instanceof RangeError) {
-    return error;
+  if (error instanceof LlamaError) return error;
+  if (error instanceof TypeError || error instanceof RangeError) {
+    return (error as { code?: unknown }).code === undefined ? withInvalidArgCode(error) : error;
   }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;

@@ -6,17 +6,14 @@ import { listDevices } from './devices.js';
 import { LlamaError, callNative, captureCallerStack, withCallerStack } from './errors.js';
 import { readGguf, type GgufFile } from './gguf/index.js';
 import type { NativeMemoryUsage } from './native.js';
+import { resolveContextOptions, type ContextOptions, type ResolvedContextOptions } from './options/context.js';
 import {
   PLACEMENT_KEYS,
-  placementOverrides,
-  resolveContextOptions,
+  nativeModelParams,
   resolveLoadModelOptions,
-  SPLIT_MODE_NUMBERS,
-  type ContextOptions,
   type LoadModelOptions,
-  type ResolvedContextOptions,
   type ResolvedLoadModelOptions,
-} from './options.js';
+} from './options/load.js';
 import { booleanOption, nonEmptyString, optionsObject, rangeError } from './validate.js';
 
 /** Options of {@link estimateMemory}: the placement of {@link loadModel} plus the context to plan. */
@@ -128,20 +125,7 @@ async function simulate(
   gpuLayers: number = opts.gpuLayers === 'auto' ? 0 : opts.gpuLayers,
 ): Promise<MemoryEstimate> {
   const estimate = await callNative(() =>
-    loadAddon().estimateMemory(
-      path,
-      {
-        gpuLayers,
-        useMmap: opts.useMmap,
-        useMlock: opts.useMlock,
-        vocabOnly: false,
-        mainGpu: opts.mainGpu,
-        splitMode: opts.splitMode === undefined ? undefined : SPLIT_MODE_NUMBERS[opts.splitMode],
-        tensorSplit: opts.tensorSplit,
-        tensorOverrides: placementOverrides(opts, layerCount),
-      },
-      { ...contextParams },
-    ),
+    loadAddon().estimateMemory(path, nativeModelParams(opts, gpuLayers, layerCount), { ...contextParams }),
   );
   const usage = (u: NativeMemoryUsage): MemoryUsage => Object.freeze({ ...u, total: u.weights + u.kvCache + u.compute });
   const devices = Object.freeze(estimate.devices.map(usage));

@@ -13,6 +13,7 @@ import type {
   NativeTokenCallback,
 } from './native.js';
 import { TextStream } from './text-stream.js';
+import { argTypeError } from './validate.js';
 
 /** Why a generation ended. */
 export type FinishReason =
@@ -162,7 +163,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
 
   /** Streams the chunks. A generation can be iterated once. */
   [Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
-    if (this.#iterated) throw new TypeError('A Generation can be iterated only once');
+    if (this.#iterated) throw argTypeError('A Generation can be iterated only once');
     this.#iterated = true;
     return {
       next: () => this.#next(),
@@ -255,23 +256,22 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       if (stopped && this.#running) this.#host.abort(this.#id);
     };
 
-    let native: NativeGenerateResult | undefined;
+    let native: NativeGenerateResult;
     this.#running = true;
     try {
       native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, priority, id: this.#id }, onTokens);
     } catch (error) {
-      const code = (error as { code?: unknown })?.code;
+      // A job's own abort resolves with finishReason 'abort'; the addon rejects a running job
+      // with ERR_ABORTED only when the whole context is torn down, which is a disposal here.
       if (this.#host.disposed) throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation', { cause: error });
-      // The addon may report an abort as a rejection instead of a result.
-      if (code !== 'ERR_ABORTED' || !(this.#abortRequested || this.#stream.stopped)) throw error;
+      throw error;
     } finally {
       this.#running = false;
     }
     const timeToFirstTokenMs = firstTokenAt === null ? null : firstTokenAt - startedAt;
 
     if (this.#stream.stopped) return this.#summary('stop', native, timeToFirstTokenMs);
-    const aborted = native === undefined || native.finishReason === 'abort';
-    if (aborted && !this.#abortRequested && this.#host.disposed) {
+    if (native.finishReason === 'abort' && !this.#abortRequested && this.#host.disposed) {
       throw new LlamaError('ERR_DISPOSED', 'The context was disposed during generation');
     }
     // Release held-back text (it never became a stop string) and incomplete bytes (as U+FFFD).
@@ -280,7 +280,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (tail.stopped) return this.#summary('stop', native, timeToFirstTokenMs);
     // An abort requested before the job settled wins even if native work just finished on its
     // own: the caller asked to stop, and "abort" tells it the text may be cut short.
-    const reason = native === undefined || this.#abortRequested ? 'abort' : finishReasonOf(native.finishReason);
+    const reason = this.#abortRequested ? 'abort' : finishReasonOf(native.finishReason);
     return this.#summary(reason, native, timeToFirstTokenMs);
   }
 

@@ -18,28 +18,25 @@ export {
   type ApplyChatTemplateOptions,
 } from './model.js';
 export { Context, type EmbedOptions } from './context.js';
-export { chatTemplateNames, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
-export type { ChatOptions } from './chat-options.js';
+export type { ChatMessage } from './chat-template.js';
+export { chatTemplateNames } from './builtin-templates.js';
+export type { ChatOptions, ChatTemplateOptions } from './options/chat.js';
 export { ChatSession, type ChatSessionOptions, type ContextOverflow } from './chat-session.js';
 export { Generation, type GenerationChunk, type GenerationResult, type FinishReason } from './generation.js';
 export {
   type LoadModelOptions,
-  type ContextOptions,
-  type GenerateOptions,
   type SplitMode,
   type AutoFitOptions,
   type TensorOverride,
-  type FlashAttention,
-  type KvCacheType,
-  type Pooling,
-  defaultThreads,
   LOAD_MODEL_DEFAULTS,
-  GENERATE_DEFAULTS,
-} from './options.js';
-export { jsonSchemaToGrammar, MAX_LOGIT_BIAS, type JsonSchema, type LogitBias } from './grammar.js';
+} from './options/load.js';
+export { type ContextOptions, type FlashAttention, type KvCacheType, type Pooling, defaultThreads } from './options/context.js';
+export { type GenerateOptions, GENERATE_DEFAULTS } from './options/generate.js';
+export { MAX_LOGIT_BIAS, type JsonSchema, type LogitBias } from './options/constraints.js';
+export { jsonSchemaToGrammar } from './grammar.js';
 export { listDevices, type Device } from './devices.js';
 export { estimateMemory, type EstimateMemoryOptions, type MemoryEstimate, type MemoryUsage } from './estimate.js';
-export { LlamaError, isLlamaError, type ErrorCode } from './errors.js';
+export { LlamaError, isLlamaError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { setLogger, type Logger, type LogLevel, type SetLoggerOptions } from './logger.js';
 export { quantize, QUANTIZATION_TYPES, type QuantizationType, type QuantizeOptions } from './quantize.js';
 export { getBuildInfo, type BuildInfo } from './build-info.js';

@@ -3,6 +3,7 @@
  * no-op used to mark promises as handled.
  * @internal
  */
+import { argTypeError } from './validate.js';
 
 /** Does nothing; attached as a rejection handler so an unobserved promise is not "unhandled". */
 export function noop(): void {}
@@ -16,6 +17,6 @@ export const INTERNAL: unique symbol = Symbol('llama-napi.internal');
 /** Throws if a public class's constructor is called from outside the library. */
 export function assertInternal(token: unknown, className: string): void {
   if (token !== INTERNAL) {
-    throw new TypeError(`${className} cannot be constructed directly; use loadModel() / model.createContext()`);
+    throw argTypeError(`${className} cannot be constructed directly; use loadModel() / model.createContext()`);
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { NativeAddon } from './native.js';
 import { NativeLogLevel } from './native.js';
+import { argRangeError, argTypeError } from './validate.js';
 
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -52,14 +53,14 @@ const state: LoggerState = (shared[STATE_KEY] ??= { logger: null, minLevel: 'war
  */
 export function setLogger(logger: Logger | null, options?: SetLoggerOptions): void {
   if (logger !== null && typeof logger !== 'function') {
-    throw new TypeError(`Invalid argument "logger": expected a function or null, got ${typeof logger}`);
+    throw argTypeError(`Invalid argument "logger": expected a function or null, got ${typeof logger}`);
   }
   if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw new TypeError('Invalid argument "options": expected an object or undefined');
+    throw argTypeError('Invalid argument "options": expected an object or undefined');
   }
   const level = options?.level ?? 'warn';
   if (!LEVELS.includes(level)) {
-    throw new RangeError(`Invalid option "level": expected one of ${LEVELS.join(', ')}, got ${String(level)}`);
+    throw argRangeError(`Invalid option "level": expected one of ${LEVELS.join(', ')}, got ${String(level)}`);
   }
   state.logger = logger;
   state.minLevel = level;

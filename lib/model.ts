@@ -3,32 +3,21 @@
  */
 import { LlamaError, callNativeSync, captureCallerStack, disposedError, withCallerStack } from './errors.js';
 import { loadAddon } from './addon.js';
+import { chatMessages, formatChat, type ChatMessage, type ChatVocabulary, type FormattedChat } from './chat-template.js';
 import {
   CHAT_TEMPLATE_KEYS,
-  chatMessages,
-  formatChat,
   resolveChatTemplateOptions,
-  type ChatMessage,
   type ChatTemplateOptions,
-  type ChatVocabulary,
-  type FormattedChat,
   type ResolvedChatTemplateOptions,
-} from './chat-template.js';
+} from './options/chat.js';
 import { openContext, type Context, type ContextOwner } from './context.js';
 import { readGguf } from './gguf/index.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
 import { guardCallback } from './logger.js';
 import type { NativeModel, NativeModelInfo } from './native.js';
 import { listDevices } from './devices.js';
-import {
-  placementOverrides,
-  SPLIT_MODE_NUMBERS,
-  resolveContextOptions,
-  resolveLoadModelOptions,
-  type ContextOptions,
-  type LoadModelOptions,
-  type Pooling,
-} from './options.js';
+import { resolveContextOptions, type ContextOptions, type Pooling } from './options/context.js';
+import { nativeModelParams, resolveLoadModelOptions, type LoadModelOptions } from './options/load.js';
 import { fitGpuLayers, modelShape } from './estimate.js';
 import { booleanOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
 
@@ -328,20 +317,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   signal?.addEventListener('abort', onAbort, { once: true });
   const onProgress = opts.onProgress ? guardCallback('onProgress', opts.onProgress) : null;
   try {
-    await nativeModel.load(
-      path,
-      {
-        gpuLayers,
-        useMmap: opts.useMmap,
-        useMlock: opts.useMlock,
-        vocabOnly: opts.vocabOnly,
-        mainGpu: opts.mainGpu,
-        splitMode: opts.splitMode === undefined ? undefined : SPLIT_MODE_NUMBERS[opts.splitMode],
-        tensorSplit: opts.tensorSplit,
-        tensorOverrides: opts.vocabOnly ? [] : placementOverrides(opts, shape.layerCount),
-      },
-      onProgress,
-    );
+    await nativeModel.load(path, nativeModelParams(opts, gpuLayers, shape.layerCount), onProgress);
     // The signal may fire after the last progress report: the caller still asked to abort.
     if (signal?.aborted) throw aborted();
     const info = modelInfo(path, fileSize, nativeModel.info());

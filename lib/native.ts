@@ -1,30 +1,11 @@
 /**
- * The one typed contract between the TypeScript layer and the C++ addon (src/).
- * Every export of the addon is declared here; nothing else in lib/ touches the
- * addon object directly. Native failures are thrown/rejected as `Error`s whose
- * `code` property is one of {@link NativeErrorCode}; lib/errors.ts turns them into
+ * The one typed contract between the TypeScript layer and the C++ addon (src/): the types of
+ * everything the addon exports, and nothing else. Loading it is lib/addon.ts's job. Native
+ * failures are thrown/rejected as `Error`s whose `code` property is one of the codes of
+ * src/error_codes.h, all of them in lib/errors.ts's list; lib/errors.ts turns them into
  * {@link LlamaError}s that carry the caller's stack.
  * @internal
  */
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
-import { packageRoot } from './package-root.js';
-
-/** Codes the addon itself raises. */
-export type NativeErrorCode =
-  | 'ERR_MODEL_LOAD'
-  | 'ERR_CONTEXT_CREATE'
-  | 'ERR_CONTEXT_FULL'
-  | 'ERR_DECODE'
-  | 'ERR_ABORTED'
-  | 'ERR_DISPOSED'
-  | 'ERR_INVALID_ARG'
-  | 'ERR_BUSY'
-  | 'ERR_QUANTIZE'
-  | 'ERR_CHAT_TEMPLATE'
-  | 'ERR_GRAMMAR'
-  | 'ERR_BACKEND'
-  | 'ERR_NATIVE';
 
 /** llama.cpp log levels as ggml numbers them (ggml_log_level). */
 export const enum NativeLogLevel {
@@ -293,29 +274,4 @@ export interface NativeAddon {
    * error lines). Cannot be interrupted once started.
    */
   quantize(input: string, output: string, params: NativeQuantizeParams, onProgress: ((progress: number) => void) | null): Promise<void>;
-}
-
-let addon: NativeAddon | undefined;
-let addonPath: string | undefined;
-
-/**
- * Loads the addon once: `LLAMA_NAPI_ADDON` (a path to a `.node` file, e.g. a Vulkan or CUDA
- * variant built with LLAMA_NAPI_BUILD_DIR) when set, else what node-gyp-build resolves: a
- * local build (build/Release), then the prebuild for this platform (prebuilds/).
- */
-export function native(): NativeAddon {
-  if (!addon) {
-    const require = createRequire(join(packageRoot, 'package.json'));
-    const override = process.env['LLAMA_NAPI_ADDON'];
-    const gypBuild = require('node-gyp-build/node-gyp-build.js') as { resolve(dir: string): string };
-    const path = override ? resolve(override) : gypBuild.resolve(packageRoot);
-    addon = require(path) as NativeAddon;
-    addonPath = path;
-  }
-  return addon;
-}
-
-/** The file the addon was loaded from (undefined before {@link native} succeeded). */
-export function nativePath(): string | undefined {
-  return addonPath;
 }

@@ -9,17 +9,8 @@ import { loadAddon } from './addon.js';
 import { LlamaError, captureCallerStack, fromNativeError, withCallerStack } from './errors.js';
 import { readGguf } from './gguf/index.js';
 import { guardCallback } from './logger.js';
-import { MAX_THREADS, defaultThreads } from './options.js';
-import {
-  functionOption,
-  integerOption,
-  invalidMessage,
-  nonEmptyString,
-  optionsObject,
-  rangeError,
-  signalOption,
-  typeError,
-} from './validate.js';
+import { MAX_THREADS, defaultThreads } from './options/context.js';
+import { argRangeError, functionOption, integerOption, invalidMessage, nonEmptyString, optionsObject, rangeError, signalOption, typeError } from './validate.js';
 
 /**
  * Target types and their `llama_ftype` numbers (include/llama.h `enum llama_ftype`).
@@ -133,7 +124,7 @@ export async function quantize(input: string, output: string, options: QuantizeO
   nonEmptyString('output', output);
   const opts = resolveQuantizeOptions(options);
   if (resolve(output) === resolve(input)) {
-    throw new RangeError(invalidMessage('output', 'a path other than input', output, 'argument'));
+    throw argRangeError(invalidMessage('output', 'a path other than input', output, 'argument'));
   }
   const { signal } = opts;
   const aborted = (): LlamaError =>

@@ -3,9 +3,9 @@
  * The addon only builds the chain it is given (mechanism); the order mirrors llama.cpp's
  * common sampler (`common/sampling.cpp`) so results are comparable with llama-cli.
  */
-import { checkLogitBiasTokens } from './grammar.js';
+import { checkLogitBiasTokens } from './options/constraints.js';
 import type { NativeSamplerStage } from './native.js';
-import type { ResolvedGenerateOptions } from './options.js';
+import type { ResolvedGenerateOptions } from './options/generate.js';
 
 /**
  * The sampling settings the chain is built from (a subset of the resolved generate options).

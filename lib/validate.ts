@@ -4,8 +4,11 @@
  *     Invalid option "topP": expected a number in (0, 1], got 1.5
  *
  * A value of the wrong type (including NaN and missing required values) is a `TypeError`;
- * a value of the right type outside its range is a `RangeError`. Everything that llama.cpp
- * would `GGML_ASSERT` on is caught here first, so a bad argument never reaches native code.
+ * a value of the right type outside its range is a `RangeError`. Both carry the code
+ * `ERR_INVALID_ARG`, as Node's own argument errors carry theirs, so that a caller (an HTTP
+ * server, say) can map every error of the library to an answer by `code` alone. Everything
+ * that llama.cpp would `GGML_ASSERT` on is caught here first, so a bad argument never
+ * reaches native code.
  * @internal
  */
 
@@ -43,14 +46,37 @@ export function invalidMessage(name: string, expected: string, actual: unknown, 
   return `Invalid ${kind} "${name}": expected ${expected}, got ${describeValue(actual)}`;
 }
 
+/** The code of every argument error (see the top of this file). */
+export const INVALID_ARG = 'ERR_INVALID_ARG';
+
+/** A `TypeError` or `RangeError` with `code: 'ERR_INVALID_ARG'`. */
+export type ArgumentError = (TypeError | RangeError) & { readonly code: typeof INVALID_ARG };
+
+/** Gives an argument error the code `ERR_INVALID_ARG`. */
+export function withInvalidArgCode<E extends Error>(error: E): E & { readonly code: typeof INVALID_ARG } {
+  // Enumerable like Node's own `code`, so that logging the error shows it.
+  Object.defineProperty(error, 'code', { value: INVALID_ARG, enumerable: true, writable: true, configurable: true });
+  return error as E & { readonly code: typeof INVALID_ARG };
+}
+
+/** A coded `TypeError` with a message of its own (prefer {@link typeError}'s formula). */
+export function argTypeError(message: string): TypeError & { readonly code: typeof INVALID_ARG } {
+  return withInvalidArgCode(new TypeError(message));
+}
+
+/** A coded `RangeError` with a message of its own (prefer {@link rangeError}'s formula). */
+export function argRangeError(message: string): RangeError & { readonly code: typeof INVALID_ARG } {
+  return withInvalidArgCode(new RangeError(message));
+}
+
 /** A `TypeError` in the shared formula: `value` has the wrong type. */
 export function typeError(name: string, expected: string, actual: unknown, kind?: ValueKind): TypeError {
-  return new TypeError(invalidMessage(name, expected, actual, kind));
+  return argTypeError(invalidMessage(name, expected, actual, kind));
 }
 
 /** A `RangeError` in the shared formula: `value` has the right type but is out of range. */
 export function rangeError(name: string, expected: string, actual: unknown, kind?: ValueKind): RangeError {
-  return new RangeError(invalidMessage(name, expected, actual, kind));
+  return argRangeError(invalidMessage(name, expected, actual, kind));
 }
 
 /**
@@ -70,20 +96,28 @@ export function optionsObject(
 ): Record<string, unknown> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`Invalid ${what}: expected an object or undefined, got ${describeValue(value)}`);
+    throw argTypeError(`Invalid ${what}: expected an object or undefined, got ${describeValue(value)}`);
   }
   const entries: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const field = (value as Record<string, unknown>)[key];
     if (field === undefined) continue; // absent, whatever its name: spreading partial objects is common
     if (!knownKeys.includes(key)) {
-      throw new TypeError(
+      throw argTypeError(
         `Invalid option "${key}": not a known ${what} key (known: ${knownKeys.join(', ')})`,
       );
     }
     entries[key] = field;
   }
   return entries;
+}
+
+/** Validates a string option against its allowed values (wrong type: TypeError; unknown value: RangeError). @internal */
+export function enumOption<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  const expected = `one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (typeof value !== 'string') throw typeError(name, expected, value);
+  if (!(allowed as readonly string[]).includes(value)) throw rangeError(name, expected, value);
+  return value as T;
 }
 
 /** Bounds of a numeric option; `exclusive` bounds are open (written with parentheses). */
@@ -167,7 +201,7 @@ export function stringListOption(name: string, value: unknown, maxItems: number)
   const expected = `an array of at most ${maxItems} non-empty strings`;
   if (!Array.isArray(value)) throw typeError(name, expected, value);
   if (value.length > maxItems) {
-    throw new RangeError(`Invalid option "${name}": expected ${expected}, got ${value.length} strings`);
+    throw argRangeError(`Invalid option "${name}": expected ${expected}, got ${value.length} strings`);
   }
   return value.map((item: unknown, index) => {
     if (typeof item !== 'string') throw typeError(`${name}[${index}]`, 'a non-empty string', item);

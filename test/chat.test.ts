@@ -3,7 +3,8 @@
 // the expected tokens are built with the model card's recipe, each piece tokenized alone.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chatTemplateNames, type ChatMessage } from '../lib/chat-template.js';
+import { chatTemplateNames } from '../lib/builtin-templates.js';
+import type { ChatMessage } from '../lib/chat-template.js';
 import type { Context } from '../lib/context.js';
 import { isLlamaError } from '../lib/errors.js';
 import { loadModel, type Model } from '../lib/model.js';

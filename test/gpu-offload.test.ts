@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { estimateMemory, listDevices, loadModel, readGguf } from '../lib/index.js';
 import { fitGpuLayers } from '../lib/estimate.js';
-import { resolveLoadModelOptions } from '../lib/options.js';
+import { resolveLoadModelOptions } from '../lib/options/load.js';
 import { fixtureModel } from './fixtures/models.js';
 import { compareLogits } from './reference/compare.js';
 

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Context } from '../lib/context.js';
-import { jsonSchemaToGrammar, type JsonSchema } from '../lib/grammar.js';
+import { jsonSchemaToGrammar } from '../lib/grammar.js';
+import type { JsonSchema } from '../lib/options/constraints.js';
 import { loadModel, type Model } from '../lib/model.js';
-import type { GenerateOptions } from '../lib/options.js';
+import type { GenerateOptions } from '../lib/options/generate.js';
 import { describeOutcome, runChild } from './child/spawn.js';
 import { fixtureModel } from './fixtures/models.js';
 

@@ -8,13 +8,8 @@ import { LlamaError } from '../lib/errors.js';
 import { estimateMemory } from '../lib/estimate.js';
 import { readGguf } from '../lib/gguf/index.js';
 import { loadModel, type Model } from '../lib/model.js';
-import {
-  EXPERT_TENSORS_PATTERN,
-  placementOverrides,
-  resolveContextOptions,
-  resolveLoadModelOptions,
-  type ContextOptions,
-} from '../lib/options.js';
+import { resolveContextOptions, type ContextOptions } from '../lib/options/context.js';
+import { EXPERT_TENSORS_PATTERN, placementOverrides, resolveLoadModelOptions } from '../lib/options/load.js';
 import { fixtureModel } from './fixtures/models.js';
 
 const CONTEXT = { contextSize: 256, batchSize: 64, threads: 2 } as const;

@@ -2,27 +2,26 @@
 // Pure TypeScript: no addon needed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LlamaError, callNative, fromNativeError, isLlamaError } from '../lib/errors.js';
+import { ERROR_CODES, LlamaError, callNative, fromNativeError, isErrorCode, isLlamaError } from '../lib/errors.js';
 import { noop } from '../lib/lifetime.js';
 import { guardCallback, log, setLogger, type LogLevel } from '../lib/logger.js';
-import {
-  GENERATE_DEFAULTS,
-  MAX_SEED,
-  defaultThreads,
-  resolveContextOptions,
-  resolveGenerateOptions,
-  resolveLoadModelOptions,
-} from '../lib/options.js';
+import { defaultThreads, resolveContextOptions } from '../lib/options/context.js';
+import { GENERATE_DEFAULTS, MAX_SEED, resolveGenerateOptions } from '../lib/options/generate.js';
+import { resolveLoadModelOptions } from '../lib/options/load.js';
 import { buildSamplerChain } from '../lib/sampling.js';
 import { describeValue, toWellFormed, tokenIds } from '../lib/validate.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 
-/** Asserts that `fn` throws `kind` with a message in the shared formula naming `name`. */
+/**
+ * Asserts that `fn` throws `kind` with a message in the shared formula naming `name`, and the
+ * code every argument error carries.
+ */
 function assertInvalid(fn: () => unknown, kind: ErrorClass, name: string, expectedFragment?: string): void {
   assert.throws(fn, (error: unknown) => {
     assert.ok(error instanceof kind, `expected ${kind.name}, got ${String(error)}`);
     assert.equal((error as Error).constructor, kind);
+    assert.equal((error as { code?: unknown }).code, 'ERR_INVALID_ARG');
     assert.match((error as Error).message, new RegExp(`^Invalid (option|argument) "${escape(name)}"`));
     if (expectedFragment) assert.ok((error as Error).message.includes(expectedFragment), (error as Error).message);
     return true;
@@ -379,6 +378,16 @@ describe('errors', () => {
     assert.equal((fromNativeError('text') as LlamaError).code, 'ERR_NATIVE');
     const typeError = new TypeError('bad');
     assert.equal(fromNativeError(typeError), typeError);
+    assert.equal((typeError as { code?: unknown }).code, 'ERR_INVALID_ARG', 'an uncoded argument error gets the code');
+    const coded = Object.assign(new RangeError('bad'), { code: 'ERR_OUT_OF_RANGE' });
+    assert.equal((fromNativeError(coded) as { code?: unknown }).code, 'ERR_OUT_OF_RANGE', 'a code of its own is kept');
+  });
+
+  it('every code has one source: the ErrorCode list', () => {
+    assert.ok(ERROR_CODES.length > 0 && new Set(ERROR_CODES).size === ERROR_CODES.length);
+    for (const code of ERROR_CODES) assert.ok(isErrorCode(code), code);
+    assert.ok(!isErrorCode('ERR_SOMETHING_ELSE'));
+    assert.ok(Object.isFrozen(ERROR_CODES));
   });
 
   it("callNative gives a native rejection the caller's stack", async () => {

@@ -5,6 +5,7 @@
  * @internal
  */
 import { GGUF_SCALAR_SIZE, GgufValueTypeId, type GgufScalarType, type GgufValue } from './types.js';
+import { argRangeError, argTypeError } from '../validate.js';
 
 const INT_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
   uint8: [0n, 0xffn],
@@ -28,25 +29,25 @@ function describe(value: unknown): string {
 function checkScalar(type: GgufScalarType, value: unknown, where: string): void {
   switch (type) {
     case 'string':
-      if (typeof value !== 'string') throw new TypeError(`${where} must be a string, got ${describe(value)}`);
+      if (typeof value !== 'string') throw argTypeError(`${where} must be a string, got ${describe(value)}`);
       return;
     case 'bool':
-      if (typeof value !== 'boolean') throw new TypeError(`${where} must be a boolean, got ${describe(value)}`);
+      if (typeof value !== 'boolean') throw argTypeError(`${where} must be a boolean, got ${describe(value)}`);
       return;
     case 'float32':
     case 'float64':
-      if (typeof value !== 'number') throw new TypeError(`${where} must be a number, got ${describe(value)}`);
+      if (typeof value !== 'number') throw argTypeError(`${where} must be a number, got ${describe(value)}`);
       return;
     default: {
       const [min, max] = INT_RANGES[type]!;
       const is64 = type === 'uint64' || type === 'int64';
       if (typeof value === 'bigint' && is64) {
-        if (value < min || value > max) throw new RangeError(`${where} must be a ${type} (${min} to ${max}), got ${value}n`);
+        if (value < min || value > max) throw argRangeError(`${where} must be a ${type} (${min} to ${max}), got ${value}n`);
         return;
       }
-      if (typeof value !== 'number') throw new TypeError(`${where} must be ${is64 ? 'a number or bigint' : 'a number'}, got ${describe(value)}`);
+      if (typeof value !== 'number') throw argTypeError(`${where} must be ${is64 ? 'a number or bigint' : 'a number'}, got ${describe(value)}`);
       if (!Number.isSafeInteger(value) || BigInt(value) < min || BigInt(value) > max) {
-        throw new RangeError(`${where} must be a ${type} (${min} to ${max}), got ${value}`);
+        throw argRangeError(`${where} must be a ${type} (${min} to ${max}), got ${value}`);
       }
     }
   }
@@ -114,11 +115,11 @@ export class HeaderBuilder {
   /** Appends one metadata entry after checking its value against its declared type. */
   keyValue(key: string, entry: GgufValue): void {
     const where = `metadata['${key}']`;
-    if (typeof key !== 'string' || key.length === 0) throw new TypeError(`metadata keys must be non-empty strings, got ${describe(key)}`);
-    if (typeof entry !== 'object' || entry === null) throw new TypeError(`${where} must be { type, value }, got ${describe(entry)}`);
+    if (typeof key !== 'string' || key.length === 0) throw argTypeError(`metadata keys must be non-empty strings, got ${describe(key)}`);
+    if (typeof entry !== 'object' || entry === null) throw argTypeError(`${where} must be { type, value }, got ${describe(entry)}`);
     const type = (entry as { type: unknown }).type;
     if (typeof type !== 'string' || !Object.hasOwn(GgufValueTypeId, type)) {
-      throw new TypeError(`${where}.type must be a GGUF value type name, got ${describe(type)}`);
+      throw argTypeError(`${where}.type must be a GGUF value type name, got ${describe(type)}`);
     }
     if (entry.type !== 'array') {
       checkScalar(entry.type, entry.value, `${where}.value`);
@@ -129,10 +130,10 @@ export class HeaderBuilder {
     }
     const itemType = (entry as { itemType: unknown }).itemType;
     if (typeof itemType !== 'string' || !Object.hasOwn(GgufValueTypeId, itemType) || itemType === 'array') {
-      throw new TypeError(`${where}.itemType must be a scalar GGUF value type name, got ${describe(itemType)}`);
+      throw argTypeError(`${where}.itemType must be a scalar GGUF value type name, got ${describe(itemType)}`);
     }
     const items: unknown = entry.value;
-    if (!Array.isArray(items)) throw new TypeError(`${where}.value must be an array, got ${describe(items)}`);
+    if (!Array.isArray(items)) throw argTypeError(`${where}.value must be an array, got ${describe(items)}`);
     items.forEach((item, i) => checkScalar(entry.itemType, item, `${where}.value[${i}]`));
     this.string(key);
     this.u32(GgufValueTypeId.array);

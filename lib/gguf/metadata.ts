@@ -2,6 +2,7 @@
  * Helpers for moving metadata between files with its GGUF types intact.
  */
 import type { GgufValue } from './types.js';
+import { argTypeError } from '../validate.js';
 
 /**
  * Picks metadata entries to write into another file, keeping file order and each value's
@@ -17,7 +18,7 @@ export function copyMetadata(
   include: string | ((key: string) => boolean),
 ): Array<[string, GgufValue]> {
   const keep = typeof include === 'string' ? (key: string) => key.startsWith(include) : include;
-  if (typeof keep !== 'function') throw new TypeError('include must be a key prefix or a function');
+  if (typeof keep !== 'function') throw argTypeError('include must be a key prefix or a function');
   const out: Array<[string, GgufValue]> = [];
   for (const key of Object.keys(source)) {
     if (!keep(key)) continue;

@@ -4,6 +4,7 @@
  * `quantize_row_q8_0_ref` in ggml-quants.c), so a file written here equals what
  * llama.cpp's own tools would write for the same values.
  */
+import { argRangeError } from '../validate.js';
 
 /** Elements per Q8_0 block (`QK8_0`). */
 export const Q8_0_BLOCK_SIZE = 32;
@@ -72,8 +73,8 @@ export function f16BitsToF32(bits: number): number {
 export function encodeF16(src: Float32Array, dst?: Uint8Array): Uint8Array {
   assertLittleEndian();
   const out = dst ?? new Uint8Array(src.length * 2);
-  if (out.length < src.length * 2) throw new RangeError(`dst must hold ${src.length * 2} bytes, got ${out.length}`);
-  if (out.byteOffset % 2 !== 0) throw new RangeError(`dst.byteOffset must be even, got ${out.byteOffset}`);
+  if (out.length < src.length * 2) throw argRangeError(`dst must hold ${src.length * 2} bytes, got ${out.length}`);
+  if (out.byteOffset % 2 !== 0) throw argRangeError(`dst.byteOffset must be even, got ${out.byteOffset}`);
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const halves = new Uint16Array(out.buffer, out.byteOffset, src.length);
   for (let i = 0; i < bits.length; i++) halves[i] = halfFromFloatBits(bits[i]!);
@@ -96,11 +97,11 @@ function roundHalfAway(x: number): number {
 export function encodeQ8_0(src: Float32Array, dst?: Uint8Array): Uint8Array {
   assertLittleEndian();
   if (src.length % Q8_0_BLOCK_SIZE !== 0) {
-    throw new RangeError(`Q8_0 needs a multiple of ${Q8_0_BLOCK_SIZE} values, got ${src.length}`);
+    throw argRangeError(`Q8_0 needs a multiple of ${Q8_0_BLOCK_SIZE} values, got ${src.length}`);
   }
   const blocks = src.length / Q8_0_BLOCK_SIZE;
   const out = dst ?? new Uint8Array(blocks * Q8_0_BLOCK_BYTES);
-  if (out.length < blocks * Q8_0_BLOCK_BYTES) throw new RangeError(`dst must hold ${blocks * Q8_0_BLOCK_BYTES} bytes, got ${out.length}`);
+  if (out.length < blocks * Q8_0_BLOCK_BYTES) throw argRangeError(`dst must hold ${blocks * Q8_0_BLOCK_BYTES} bytes, got ${out.length}`);
   const quants = new Int8Array(out.buffer, out.byteOffset, out.length);
   for (let b = 0; b < blocks; b++) {
     const base = b * Q8_0_BLOCK_SIZE;
@@ -120,7 +121,7 @@ export function encodeQ8_0(src: Float32Array, dst?: Uint8Array): Uint8Array {
 
 /** Decodes Q8_0 blocks back to float32 values (`scale * quant`), e.g. to check an encoding. */
 export function decodeQ8_0(src: Uint8Array): Float32Array {
-  if (src.length % Q8_0_BLOCK_BYTES !== 0) throw new RangeError(`Q8_0 data must be a multiple of ${Q8_0_BLOCK_BYTES} bytes, got ${src.length}`);
+  if (src.length % Q8_0_BLOCK_BYTES !== 0) throw argRangeError(`Q8_0 data must be a multiple of ${Q8_0_BLOCK_BYTES} bytes, got ${src.length}`);
   const blocks = src.length / Q8_0_BLOCK_BYTES;
   const out = new Float32Array(blocks * Q8_0_BLOCK_SIZE);
   const quants = new Int8Array(src.buffer, src.byteOffset, src.length);

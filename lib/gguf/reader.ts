@@ -21,6 +21,7 @@ import {
   type GgufScalarType,
   type GgufValue,
 } from './types.js';
+import { argRangeError, argTypeError } from '../validate.js';
 
 /** Limits that bound the time and memory spent on a header. All are optional. */
 export interface GgufReadOptions {
@@ -87,16 +88,16 @@ const MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8; // name length, 1-byte name
 function resolveOptions(options: GgufReadOptions | undefined): Required<GgufReadOptions> {
   if (options === undefined) return DEFAULTS;
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+    throw argTypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
   const resolved = { ...DEFAULTS };
   for (const key of Object.keys(options) as (keyof GgufReadOptions)[]) {
-    if (!Object.hasOwn(DEFAULTS, key)) throw new TypeError(`options.${key} is not a known option`);
+    if (!Object.hasOwn(DEFAULTS, key)) throw argTypeError(`options.${key} is not a known option`);
     const value = options[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number') throw new TypeError(`options.${key} must be a number, got ${typeof value}`);
+    if (typeof value !== 'number') throw argTypeError(`options.${key} must be a number, got ${typeof value}`);
     if (!Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(`options.${key} must be a positive integer, got ${value}`);
+      throw argRangeError(`options.${key} must be a positive integer, got ${value}`);
     }
     resolved[key] = value;
   }
@@ -379,7 +380,7 @@ function checkTensorExtents(c: HeaderCursor, tensors: readonly GgufTensorInfo[],
  */
 export async function readGguf(path: string, options?: GgufReadOptions): Promise<GgufFile> {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
-    throw new TypeError(`path must be a non-empty string without NUL characters, got ${typeof path === 'string' ? JSON.stringify(path) : typeof path}`);
+    throw argTypeError(`path must be a non-empty string without NUL characters, got ${typeof path === 'string' ? JSON.stringify(path) : typeof path}`);
   }
   const limits = resolveOptions(options);
   const { fh, size } = await openRegularFile(path);

@@ -19,6 +19,7 @@ import {
   type GgmlTypeName,
   type GgufValue,
 } from './types.js';
+import { argRangeError, argTypeError } from '../validate.js';
 
 /**
  * Where a tensor's bytes come from: the bytes themselves, or a function returning chunks
@@ -61,7 +62,7 @@ export interface GgufWriteResult {
 }
 
 function metadataEntries(metadata: GgufWriteSpec['metadata']): Iterable<readonly [string, GgufValue]> {
-  if (typeof metadata !== 'object' || metadata === null) throw new TypeError('spec.metadata must be an iterable of [key, value] or an object');
+  if (typeof metadata !== 'object' || metadata === null) throw argTypeError('spec.metadata must be an iterable of [key, value] or an object');
   return Symbol.iterator in metadata
     ? (metadata as Iterable<readonly [string, GgufValue]>)
     : Object.entries(metadata as Record<string, GgufValue>);
@@ -69,7 +70,7 @@ function metadataEntries(metadata: GgufWriteSpec['metadata']): Iterable<readonly
 
 function alignmentOf(key: string, entry: GgufValue): number {
   if (entry?.type !== 'uint32' || entry.value === 0 || (entry.value & (entry.value - 1)) !== 0) {
-    throw new RangeError(`metadata['${key}'] must be { type: 'uint32', value: <power of two> }`);
+    throw argRangeError(`metadata['${key}'] must be { type: 'uint32', value: <power of two> }`);
   }
   return entry.value;
 }
@@ -77,41 +78,41 @@ function alignmentOf(key: string, entry: GgufValue): number {
 /** Checks one tensor and describes it at `offset`. */
 function describeTensor(t: GgufWriteTensor, index: number, offset: number): GgufTensorInfo {
   const where = `spec.tensors[${index}]`;
-  if (typeof t?.name !== 'string') throw new TypeError(`${where}.name must be a string`);
+  if (typeof t?.name !== 'string') throw argTypeError(`${where}.name must be a string`);
   const nameBytes = Buffer.byteLength(t.name, 'utf8');
   if (nameBytes < 1 || nameBytes > GGML_MAX_NAME_BYTES) {
-    throw new RangeError(`${where}.name must be 1 to ${GGML_MAX_NAME_BYTES} UTF-8 bytes, got ${nameBytes} ('${t.name}')`);
+    throw argRangeError(`${where}.name must be 1 to ${GGML_MAX_NAME_BYTES} UTF-8 bytes, got ${nameBytes} ('${t.name}')`);
   }
   if (!Array.isArray(t.dims) || t.dims.length < 1 || t.dims.length > GGML_MAX_DIMS) {
-    throw new RangeError(`${where}.dims ('${t.name}') must be an array of 1 to ${GGML_MAX_DIMS} dimensions`);
+    throw argRangeError(`${where}.dims ('${t.name}') must be an array of 1 to ${GGML_MAX_DIMS} dimensions`);
   }
   for (const d of t.dims) {
-    if (!Number.isSafeInteger(d) || d < 1) throw new RangeError(`${where}.dims ('${t.name}') must be positive integers, got [${t.dims.join(', ')}]`);
+    if (!Number.isSafeInteger(d) || d < 1) throw argRangeError(`${where}.dims ('${t.name}') must be positive integers, got [${t.dims.join(', ')}]`);
   }
   const traits = ggmlTypeTraits(t.type);
-  if (traits === undefined) throw new RangeError(`${where}.type ('${t.name}') is not a known ggml type: ${String(t.type)}`);
+  if (traits === undefined) throw argRangeError(`${where}.type ('${t.name}') is not a known ggml type: ${String(t.type)}`);
   const size = tensorByteSize(traits, t.dims);
   if (size === undefined) {
-    throw new RangeError(`${where}.dims[0] ('${t.name}') must be a multiple of ${traits.blockSize} for ${traits.name}, got ${t.dims[0]}`);
+    throw argRangeError(`${where}.dims[0] ('${t.name}') must be a multiple of ${traits.blockSize} for ${traits.name}, got ${t.dims[0]}`);
   }
-  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${where} ('${t.name}') is larger than 2^53 bytes`);
+  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw argRangeError(`${where} ('${t.name}') is larger than 2^53 bytes`);
   const isFn = typeof t.data === 'function';
-  if (!isFn && !(t.data instanceof Uint8Array)) throw new TypeError(`${where}.data ('${t.name}') must be a Uint8Array or a function`);
+  if (!isFn && !(t.data instanceof Uint8Array)) throw argTypeError(`${where}.data ('${t.name}') must be a Uint8Array or a function`);
   if (!isFn && BigInt((t.data as Uint8Array).length) !== size) {
-    throw new RangeError(`${where}.data ('${t.name}') must be ${size} bytes for ${traits.name} [${t.dims.join(', ')}], got ${(t.data as Uint8Array).length}`);
+    throw argRangeError(`${where}.data ('${t.name}') must be ${size} bytes for ${traits.name} [${t.dims.join(', ')}], got ${(t.data as Uint8Array).length}`);
   }
   return { name: t.name, dims: [...t.dims], type: traits.id, typeName: traits.name, offset, byteSize: Number(size) };
 }
 
 /** Builds the header bytes and the tensor layout. */
 function buildHeader(spec: GgufWriteSpec): { header: Buffer; infos: GgufTensorInfo[]; alignment: number } {
-  if (typeof spec !== 'object' || spec === null) throw new TypeError('spec must be an object');
-  if (!Array.isArray(spec.tensors)) throw new TypeError('spec.tensors must be an array');
+  if (typeof spec !== 'object' || spec === null) throw argTypeError('spec must be an object');
+  if (!Array.isArray(spec.tensors)) throw argTypeError('spec.tensors must be an array');
   const kv = new HeaderBuilder();
   const keys = new Set<string>();
   let alignment = GGUF_DEFAULT_ALIGNMENT;
   for (const [key, value] of metadataEntries(spec.metadata)) {
-    if (keys.has(key)) throw new RangeError(`metadata key '${key}' appears twice`);
+    if (keys.has(key)) throw argRangeError(`metadata key '${key}' appears twice`);
     keys.add(key);
     if (key === GGUF_KEY_ALIGNMENT) alignment = alignmentOf(key, value);
     kv.keyValue(key, value);
@@ -122,7 +123,7 @@ function buildHeader(spec: GgufWriteSpec): { header: Buffer; infos: GgufTensorIn
   let offset = 0;
   spec.tensors.forEach((t, i) => {
     const info = describeTensor(t, i, offset);
-    if (names.has(info.name)) throw new RangeError(`tensor name '${info.name}' appears twice`);
+    if (names.has(info.name)) throw argRangeError(`tensor name '${info.name}' appears twice`);
     names.add(info.name);
     infos.push(info);
     offset = alignUp(offset + info.byteSize, alignment);
@@ -198,12 +199,12 @@ async function writeTensorData(out: StreamingFile, t: GgufWriteTensor, info: Ggu
   if (typeof t.data !== 'function') return out.write(t.data);
   let written = 0;
   for await (const chunk of t.data()) {
-    if (!(chunk instanceof Uint8Array)) throw new TypeError(`data of tensor '${info.name}' yielded ${typeof chunk}, not a Uint8Array`);
+    if (!(chunk instanceof Uint8Array)) throw argTypeError(`data of tensor '${info.name}' yielded ${typeof chunk}, not a Uint8Array`);
     written += chunk.length;
-    if (written > info.byteSize) throw new RangeError(`data of tensor '${info.name}' is longer than its ${info.byteSize} bytes`);
+    if (written > info.byteSize) throw argRangeError(`data of tensor '${info.name}' is longer than its ${info.byteSize} bytes`);
     await out.write(chunk);
   }
-  if (written !== info.byteSize) throw new RangeError(`data of tensor '${info.name}' is ${written} bytes, expected ${info.byteSize}`);
+  if (written !== info.byteSize) throw argRangeError(`data of tensor '${info.name}' is ${written} bytes, expected ${info.byteSize}`);
 }
 
 /**
@@ -222,7 +223,7 @@ async function writeTensorData(out: StreamingFile, t: GgufWriteTensor, info: Ggu
  *   tensor shape/type, or data of the wrong size (naming the key or tensor)
  */
 export async function writeGguf(path: string, spec: GgufWriteSpec): Promise<GgufWriteResult> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
+  if (typeof path !== 'string' || path.length === 0) throw argTypeError('path must be a non-empty string');
   const { header, infos, alignment } = buildHeader(spec);
   const dataOffset = infos.length > 0 ? alignUp(header.length, alignment) : header.length;
 

@@ -2,9 +2,10 @@
 // overflow, runaway expansion) to generate() and jsonSchemaToGrammar(), in a child process so a
 // crash is a signal and not a dead test runner. Reports one JSON line:
 // { cases: [{ name, expected, code, message }] } where `code` is the error code, or 'ok'.
-import { jsonSchemaToGrammar, type JsonSchema } from '../../lib/grammar.js';
+import { jsonSchemaToGrammar } from '../../lib/grammar.js';
+import type { JsonSchema } from '../../lib/options/constraints.js';
 import { loadModel } from '../../lib/model.js';
-import type { GenerateOptions } from '../../lib/options.js';
+import type { GenerateOptions } from '../../lib/options/generate.js';
 
 const [modelPath] = process.argv.slice(2);
 const model = await loadModel(modelPath!);
