@@ -36,8 +36,11 @@ export interface BuildInfo {
   devices: Device[];
   /** llama.cpp's system info line (features of the loaded backends). */
   systemInfo: string;
+  /** Whether a loaded backend can hold model layers outside host memory (llama_supports_gpu_offload). */
   gpuOffload: boolean;
+  /** Whether this platform can memory-map model files (llama_supports_mmap). */
   mmap: boolean;
+  /** Whether this platform can lock model memory against swapping (llama_supports_mlock). */
   mlock: boolean;
 }
 

@@ -31,6 +31,10 @@ export const ERROR_CODES = Object.freeze([
   'ERR_CHAT_TEMPLATE',
   'ERR_GRAMMAR',
   'ERR_BACKEND',
+  'ERR_DOWNLOAD',
+  'ERR_NOT_FOUND',
+  'ERR_INTEGRITY',
+  'ERR_ACCESS_DENIED',
 ] as const);
 
 /** Stable machine-readable error codes (see {@link ERROR_CODES}). */

@@ -39,13 +39,16 @@ export { estimateMemory, type EstimateMemoryOptions, type MemoryEstimate, type M
 export { LlamaError, isLlamaError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { setLogger, type Logger, type LogLevel, type SetLoggerOptions } from './logger.js';
 export { quantize, QUANTIZATION_TYPES, type QuantizationType, type QuantizeOptions } from './quantize.js';
-export { getBuildInfo, type BuildInfo } from './build-info.js';
+export { getBuildInfo, type BuildInfo, type LoadedBackend, type SkippedBackend } from './build-info.js';
 export {
   readGguf,
   writeGguf,
   type GgufFile,
   type GgufTensorInfo,
   type GgufValue,
+  type GgufArrayValue,
+  type GgufTensorData,
+  type GgufWriteResult,
   type GgufReadOptions,
   type GgufWriteSpec,
   type GgufWriteTensor,

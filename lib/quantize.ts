@@ -35,10 +35,26 @@ const FTYPES = {
   Q3_K_M: 12,
   Q3_K_S: 11,
   Q2_K: 10,
-} as const satisfies Record<string, number>;
+} as const satisfies Record<QuantizationType, number>;
 
 /** A target type of {@link quantize}: llama.cpp's `llama-quantize` name of the file type. */
-export type QuantizationType = keyof typeof FTYPES;
+export type QuantizationType =
+  | 'F16'
+  | 'BF16'
+  | 'Q8_0'
+  | 'Q6_K'
+  | 'Q5_1'
+  | 'Q5_K_M'
+  | 'Q5_K_S'
+  | 'Q5_0'
+  | 'Q4_1'
+  | 'Q4_K_M'
+  | 'Q4_K_S'
+  | 'Q4_0'
+  | 'Q3_K_L'
+  | 'Q3_K_M'
+  | 'Q3_K_S'
+  | 'Q2_K';
 
 /**
  * Every {@link QuantizationType}, from the most bits per weight to the fewest (as on a 7B

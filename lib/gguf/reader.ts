@@ -43,7 +43,7 @@ export interface GgufTensorInfo {
   name: string;
   /** Shape in ggml order: `dims[0]` (ne0) is the contiguous row length. */
   dims: number[];
-  /** ggml type number (see {@link GgmlType}). */
+  /** ggml type number (`enum ggml_type` in ggml.h: 0 F32, 1 F16, 8 Q8_0, …). */
   type: number;
   /** ggml type name, e.g. `Q8_0`. */
   typeName: string;

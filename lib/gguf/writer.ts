@@ -36,7 +36,7 @@ export interface GgufWriteTensor {
   dims: readonly number[];
   /** ggml type, by name (`'F16'`) or number; `dims[0]` must be a multiple of its block size. */
   type: GgmlTypeName | number;
-  /** The tensor's bytes, already encoded in `type` (see {@link encodeF16}, {@link encodeQ8_0}). */
+  /** The tensor's bytes, already encoded in `type` (F16 and Q8_0 encoders: lib/gguf/quantize.ts). */
   data: GgufTensorData;
 }
 

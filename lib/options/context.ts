@@ -3,6 +3,7 @@
  * and embeddings; their defaults and validation.
  */
 import { physicalCores } from '../cpu.js';
+import type { NativeContextParams } from '../native.js';
 import { INT32_MAX, booleanOption, enumOption, integerOption, optionsObject, rangeError } from '../validate.js';
 /** Options of {@link Model.createContext}. */
 export interface ContextOptions {
@@ -82,23 +83,12 @@ export type KvCacheType = 'f16' | 'q8_0' | 'q4_0';
 const FLASH_ATTENTION_MODES = ['auto', 'on', 'off'] as const;
 const KV_CACHE_TYPES = ['f16', 'q8_0', 'q4_0'] as const;
 
-/** Context parameters after validation, with defaults applied. @internal */
-export interface ResolvedContextOptions {
-  contextSize: number;
-  batchSize: number;
-  ubatchSize: number;
-  threads: number;
-  threadsBatch: number;
-  poll: number;
-  /** Generations served at once (llama_context_params.n_seq_max). */
-  sequences: number;
-  embeddings: boolean;
-  /** undefined: the model's own (resolved by the model, which knows its metadata). */
-  pooling: Pooling | undefined;
-  flashAttention: FlashAttention;
-  kvCacheTypeK: KvCacheType;
-  kvCacheTypeV: KvCacheType;
-}
+/**
+ * Context parameters after validation, with defaults applied: exactly what the addon takes
+ * (every field set), except `pooling`, which stays undefined for "the model's own" until the
+ * model, which knows its metadata, resolves it. @internal
+ */
+export type ResolvedContextOptions = Required<Omit<NativeContextParams, 'pooling'>> & { pooling: Pooling | undefined };
 
 /** Upper bound of `threads`/`threadsBatch`: ggml's GGML_MAX_N_THREADS is 512, we stay well below. */
 export const MAX_THREADS = 256;
