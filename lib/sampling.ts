@@ -16,7 +16,7 @@ export type SamplingSettings = Pick<
   ResolvedGenerateOptions,
   'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed'
 > &
-  Partial<Pick<ResolvedGenerateOptions, 'logitBias' | 'grammar' | 'jsonSchema'>>;
+  Partial<Pick<ResolvedGenerateOptions, 'frequencyPenalty' | 'presencePenalty' | 'logitBias' | 'grammar' | 'jsonSchema'>>;
 
 /** Every truncating sampler keeps at least this many candidates, so the chain never empties. */
 const MIN_KEEP = 1;
@@ -56,8 +56,10 @@ export function buildSamplerChain(settings: SamplingSettings, contextSize: numbe
     });
   }
   const lastN = settings.repeatLastN === -1 ? contextSize : settings.repeatLastN;
-  if (settings.repeatPenalty !== 1 && lastN !== 0) {
-    chain.push({ type: 'penalties', lastN, repeat: settings.repeatPenalty, frequency: 0, presence: 0 });
+  const frequency = settings.frequencyPenalty ?? 0;
+  const presence = settings.presencePenalty ?? 0;
+  if ((settings.repeatPenalty !== 1 || frequency !== 0 || presence !== 0) && lastN !== 0) {
+    chain.push({ type: 'penalties', lastN, repeat: settings.repeatPenalty, frequency, presence });
   }
   if (settings.grammar !== undefined) chain.push({ type: 'grammar', grammar: settings.grammar });
   else if (settings.jsonSchema !== undefined) chain.push({ type: 'jsonSchema', schema: settings.jsonSchema });

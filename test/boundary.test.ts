@@ -68,6 +68,22 @@ describe('native boundary', () => {
     assert.deepEqual(loaders, ['addon.ts']);
   });
 
+  it("the addon's error codes (src/error_codes.h) are all in lib/errors.ts's list", async () => {
+    const header = readFileSync(fileURLToPath(new URL('../src/error_codes.h', import.meta.url)), 'utf8');
+    const native = [...header.matchAll(/inline constexpr char \w+\[\] = "([A-Z_]+)";/g)].map((m) => m[1]!);
+    assert.ok(native.length >= 10, `read ${native.length} codes from error_codes.h`);
+    const { ERROR_CODES } = await import('../lib/errors.js');
+    assert.deepEqual(
+      native.filter((code) => !(ERROR_CODES as readonly string[]).includes(code)),
+      [],
+      'codes the addon raises but lib/errors.ts does not know',
+    );
+    const literals = readdirSync(fileURLToPath(new URL('../src/', import.meta.url)))
+      .filter((f) => f !== 'error_codes.h')
+      .filter((f) => /"ERR_[A-Z_]+"/.test(readFileSync(fileURLToPath(new URL(`../src/${f}`, import.meta.url)), 'utf8')));
+    assert.deepEqual(literals, [], 'C++ files that spell a code instead of using error_codes.h');
+  });
+
   it('the pure modules import without an addon', async () => {
     // The module graph above, at run time: importing them must not touch a binary at all.
     for (const module of POLICY) await import(join(LIB, module));

@@ -101,6 +101,14 @@ describe('generate', () => {
     assert.deepEqual(chain.tokens, greedy.tokens);
   });
 
+  it('a presence penalty keeps greedy decoding from repeating a token of its window', async () => {
+    const plain = await context.generate(PROMPT, { temperature: 0, maxTokens: 32 }).result;
+    const penalised = await context.generate(PROMPT, { temperature: 0, presencePenalty: 1e6, repeatLastN: 64, maxTokens: 32 }).result;
+    // The random fixture repeats itself when left alone; with the penalty no token comes twice.
+    assert.ok(new Set(plain.tokens).size < plain.tokens.length, `plain greedy repeats: ${plain.tokens.join(' ')}`);
+    assert.equal(new Set(penalised.tokens).size, penalised.tokens.length, penalised.tokens.join(' '));
+  });
+
   it('reproduces seeded sampling, and different seeds differ', async () => {
     const options = { temperature: 1, topK: 0, topP: 1, minP: 0, maxTokens: 8 };
     const a = await context.generate(PROMPT, { ...options, seed: 123 }).result;

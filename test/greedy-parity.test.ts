@@ -40,6 +40,8 @@ describe("sampling defaults are llama.cpp's common_params_sampling", () => {
         minP: GENERATE_DEFAULTS.minP,
         repeatPenalty: GENERATE_DEFAULTS.repeatPenalty,
         repeatLastN: GENERATE_DEFAULTS.repeatLastN,
+        frequencyPenalty: GENERATE_DEFAULTS.frequencyPenalty,
+        presencePenalty: GENERATE_DEFAULTS.presencePenalty,
       },
       {
         temperature: field('temp'),
@@ -48,6 +50,8 @@ describe("sampling defaults are llama.cpp's common_params_sampling", () => {
         minP: field('min_p'),
         repeatPenalty: field('penalty_repeat'),
         repeatLastN: field('penalty_last_n'),
+        frequencyPenalty: field('penalty_freq'),
+        presencePenalty: field('penalty_present'),
       },
     );
   });

@@ -67,6 +67,8 @@ describe('generate options', () => {
         minP: resolved.minP,
         repeatPenalty: resolved.repeatPenalty,
         repeatLastN: resolved.repeatLastN,
+        frequencyPenalty: resolved.frequencyPenalty,
+        presencePenalty: resolved.presencePenalty,
         cachePrompt: resolved.cachePrompt,
         priority: resolved.priority,
       },
@@ -340,6 +342,22 @@ describe('sampler chain policy', () => {
       { type: 'dist', seed: 42 },
     ]);
     assert.equal(buildSamplerChain({ ...base, repeatLastN: 0 }, 4096)[0]!.type, 'topK');
+  });
+
+  it('frequency and presence penalties share the penalties stage, alone or with the repeat penalty', () => {
+    assert.deepEqual(buildSamplerChain({ ...base, repeatPenalty: 1, frequencyPenalty: 0.5, presencePenalty: -0.25 }, 4096)[0], {
+      type: 'penalties',
+      lastN: 64,
+      repeat: 1,
+      frequency: 0.5,
+      presence: -0.25,
+    });
+    assert.equal(buildSamplerChain({ ...base, repeatPenalty: 1, presencePenalty: 0.5, repeatLastN: 0 }, 4096)[0]!.type, 'topK');
+    const resolved = resolveGenerateOptions({ frequencyPenalty: 1.5, presencePenalty: -2 });
+    assert.equal(resolved.frequencyPenalty, 1.5);
+    assert.equal(resolved.presencePenalty, -2);
+    assertInvalid(() => resolveGenerateOptions({ frequencyPenalty: Infinity }), RangeError, 'frequencyPenalty');
+    assertInvalid(() => resolveGenerateOptions({ presencePenalty: '1' }), TypeError, 'presencePenalty');
   });
 
   it('repeatLastN -1 means the whole context', () => {

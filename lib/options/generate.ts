@@ -34,8 +34,23 @@ export interface GenerateOptions {
   minP?: number;
   /** Penalty for repeating recent tokens, finite `> 0`; `1` = off. Default `1` (off). */
   repeatPenalty?: number;
-  /** How many recent tokens the repeat penalty looks at; `-1` = the whole context, `0` = off. Default `64`. */
+  /**
+   * How many recent tokens the repeat, frequency and presence penalties look at; `-1` = the
+   * whole context, `0` = off. Default `64`.
+   */
   repeatLastN?: number;
+  /**
+   * Subtracted from a token's logit once per time it occurs in the last `repeatLastN` tokens
+   * (OpenAI's `frequency_penalty`, llama.cpp's `--frequency-penalty`), a finite number; `0` =
+   * off, negative values favour repetition. Default `0`.
+   */
+  frequencyPenalty?: number;
+  /**
+   * Subtracted from a token's logit once if it occurs in the last `repeatLastN` tokens
+   * (OpenAI's `presence_penalty`, llama.cpp's `--presence-penalty`), a finite number; `0` =
+   * off. Default `0`.
+   */
+  presencePenalty?: number;
   /**
    * Seed of the random sampler, an integer in `[0, 4294967294]`. Default: a fresh random seed
    * per generation. (4294967295 is llama.cpp's "pick a random seed" value, so it is not accepted:
@@ -90,6 +105,8 @@ export interface ResolvedGenerateOptions {
   minP: number;
   repeatPenalty: number;
   repeatLastN: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
   seed: number;
   stop: readonly string[];
   signal: AbortSignal | undefined;
@@ -105,7 +122,7 @@ export interface ResolvedGenerateOptions {
  * Defaults of {@link GenerateOptions} (the seed default is random per call). The sampling
  * values are those of llama.cpp's `common_params_sampling` in the pinned tree
  * (vendor/llama.cpp/common/common.h: `temp`, `top_k`, `top_p`, `min_p`, `penalty_repeat`,
- * `penalty_last_n`); test/greedy-parity.test.ts checks them against that header.
+ * `penalty_last_n`, `penalty_freq`, `penalty_present`); test/greedy-parity.test.ts checks them against that header.
  */
 export const GENERATE_DEFAULTS = Object.freeze({
   maxTokens: -1,
@@ -115,6 +132,8 @@ export const GENERATE_DEFAULTS = Object.freeze({
   minP: 0.05,
   repeatPenalty: 1,
   repeatLastN: 64,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
   cachePrompt: true,
   priority: 0,
 });
@@ -133,6 +152,8 @@ export const GENERATE_KEYS = [
   'minP',
   'repeatPenalty',
   'repeatLastN',
+  'frequencyPenalty',
+  'presencePenalty',
   'seed',
   'stop',
   'signal',
@@ -168,6 +189,8 @@ export function resolveGenerateOptions(options: unknown): ResolvedGenerateOption
         : numberOption('repeatPenalty', o.repeatPenalty, { min: 0, minExclusive: true }),
     repeatLastN:
       o.repeatLastN === undefined ? d.repeatLastN : integerOption('repeatLastN', o.repeatLastN, { min: -1, max: INT32_MAX }),
+    frequencyPenalty: o.frequencyPenalty === undefined ? d.frequencyPenalty : numberOption('frequencyPenalty', o.frequencyPenalty, {}),
+    presencePenalty: o.presencePenalty === undefined ? d.presencePenalty : numberOption('presencePenalty', o.presencePenalty, {}),
     seed: o.seed === undefined ? randomSeed() : integerOption('seed', o.seed, { min: 0, max: MAX_SEED }),
     stop: o.stop === undefined ? [] : Object.freeze([...new Set(stringListOption('stop', o.stop, MAX_STOP_STRINGS))]),
     signal: o.signal === undefined ? undefined : signalOption('signal', o.signal),
