@@ -9,10 +9,10 @@
  * ```
  * @packageDocumentation
  */
+export type { ModelInfo } from './model-info.js';
 export {
   loadModel,
   Model,
-  type ModelInfo,
   type TokenizeOptions,
   type DetokenizeOptions,
   type ApplyChatTemplateOptions,

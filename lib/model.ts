@@ -11,65 +11,16 @@ import {
   type ResolvedChatTemplateOptions,
 } from './options/chat.js';
 import { openContext, type Context, type ContextOwner } from './context.js';
-import { readGguf } from './gguf/index.js';
+import { readGguf, type GgufFile } from './gguf/index.js';
+import { modelInfo, type ModelInfo } from './model-info.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
 import { guardCallback } from './logger.js';
-import type { NativeModel, NativeModelInfo } from './native.js';
+import type { NativeModel } from './native.js';
 import { listDevices } from './devices.js';
 import { resolveContextOptions, type ContextOptions, type Pooling } from './options/context.js';
 import { nativeModelParams, resolveLoadModelOptions, type LoadModelOptions } from './options/load.js';
 import { fitGpuLayers, modelShape } from './estimate.js';
 import { booleanOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
-
-/** Facts about a loaded model. */
-export interface ModelInfo {
-  /** The path the model was loaded from. */
-  readonly path: string;
-  /** llama.cpp architecture name, e.g. `"llama"`. */
-  readonly architecture: string;
-  /** llama.cpp's one-line description (architecture, size, type). */
-  readonly description: string;
-  /** Number of weights. */
-  readonly parameterCount: number;
-  /** Size of the GGUF file in bytes. */
-  readonly fileSize: number;
-  /** Bytes of all tensors, as llama.cpp counts them. */
-  readonly sizeBytes: number;
-  /** llama.cpp's name of the file type (quantisation), e.g. `"Q4_K - Medium"`. */
-  readonly quantization: string;
-  /** llama.cpp's file type number (`llama_ftype`). */
-  readonly fileType: number;
-  /** Context length the model was trained with. */
-  readonly trainedContextLength: number;
-  /** Embedding width. */
-  readonly embeddingLength: number;
-  /** Transformer blocks. */
-  readonly layerCount: number;
-  /** Attention heads. */
-  readonly headCount: number;
-  /** Key/value heads (fewer than `headCount` for grouped-query attention). */
-  readonly headCountKv: number;
-  /** Experts per MoE layer (0 for a dense model). */
-  readonly expertCount: number;
-  /** Experts used per token (0 for a dense model). */
-  readonly expertUsedCount: number;
-  /** Tokens in the vocabulary; valid token ids are `[0, vocabularySize)`. */
-  readonly vocabularySize: number;
-  /** llama.cpp's vocabulary type number (`llama_vocab_type`). */
-  readonly vocabularyType: number;
-  /** The Jinja chat template from the file, if any. */
-  readonly chatTemplate: string | null;
-  /** Beginning-of-sequence token id (-1 if none). */
-  readonly bosToken: number;
-  /** End-of-sequence token id (-1 if none). */
-  readonly eosToken: number;
-  /** Whether tokenizing with `addSpecial` prepends BOS. */
-  readonly addBos: boolean;
-  /** Whether tokenizing with `addSpecial` appends EOS. */
-  readonly addEos: boolean;
-  /** All GGUF key/value metadata as llama.cpp renders it (strings). */
-  readonly metadata: Readonly<Record<string, string>>;
-}
 
 /** Options of {@link Model.tokenize}. */
 export interface TokenizeOptions {
@@ -287,11 +238,10 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const aborted = (): LlamaError => new LlamaError('ERR_ABORTED', `Loading "${path}" was aborted`, { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
 
-  let fileSize: number;
+  let gguf: GgufFile;
   let shape: ReturnType<typeof modelShape>;
   try {
-    const gguf = await readGguf(path);
-    fileSize = gguf.fileSize;
+    gguf = await readGguf(path);
     shape = modelShape(gguf);
   } catch (error) {
     throw withCallerStack(
@@ -320,7 +270,8 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
     await nativeModel.load(path, nativeModelParams(opts, gpuLayers, shape.layerCount), onProgress);
     // The signal may fire after the last progress report: the caller still asked to abort.
     if (signal?.aborted) throw aborted();
-    const info = modelInfo(path, fileSize, nativeModel.info());
+    const addon = loadAddon();
+    const info = modelInfo(path, gguf, nativeModel.info(), opts.vocabOnly, (type) => addon.fileTypeName(type));
     return new Model(INTERNAL, nativeModel, info, opts.vocabOnly);
   } catch (error) {
     try {
@@ -337,34 +288,6 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-}
-
-function modelInfo(path: string, fileSize: number, native: NativeModelInfo): ModelInfo {
-  return Object.freeze({
-    path,
-    architecture: native.architecture,
-    description: native.description,
-    parameterCount: native.parameterCount,
-    fileSize,
-    sizeBytes: native.sizeBytes,
-    quantization: native.fileTypeName,
-    fileType: native.fileType,
-    trainedContextLength: native.trainedContextLength,
-    embeddingLength: native.embeddingLength,
-    layerCount: native.layerCount,
-    headCount: native.headCount,
-    headCountKv: native.headCountKv,
-    expertCount: native.expertCount,
-    expertUsedCount: native.expertUsedCount,
-    vocabularySize: native.vocabularySize,
-    vocabularyType: native.vocabularyType,
-    chatTemplate: native.chatTemplate,
-    bosToken: native.bosToken,
-    eosToken: native.eosToken,
-    addBos: native.addBos,
-    addEos: native.addEos,
-    metadata: Object.freeze({ ...native.metadata }),
-  });
 }
 
 /** The model's own pooling (`<arch>.pooling_type`); `'mean'` when it has none. */

@@ -261,6 +261,8 @@ export interface NativeAddon {
   loadBackend(path: string): { name: string; devices: number };
   /** [name, value] features of the loaded CPU backend (the instruction sets of its variant). */
   cpuFeatures(): Array<[string, string]>;
+  /** llama.cpp's name of a file type (llama_ftype_name), e.g. "Q4_K - Medium"; "unknown, may not work" for an unknown number. */
+  fileTypeName(fileType: number): string;
   /** Names of llama.cpp's built-in chat templates (llama_chat_builtin_templates). */
   chatTemplateNames(): string[];
   /** The ggml backend devices in registry order, with their memory now. */

@@ -44,6 +44,12 @@ Napi::Value ChatTemplateNames(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value FileTypeName(const Napi::CallbackInfo& info) {
+  // Any int32 is safe: llama_ftype_name names unknown numbers "unknown, may not work".
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowCoded(info.Env(), kErrInvalidArg, "fileTypeName(fileType) expects a number");
+  return Napi::String::New(info.Env(), llama_ftype_name(static_cast<llama_ftype>(info[0].As<Napi::Number>().Int32Value())));
+}
+
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -85,6 +91,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadBackend", Napi::Function::New<LoadBackend>(env, "loadBackend"));
   exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
   exports.Set("chatTemplateNames", Napi::Function::New<ChatTemplateNames>(env, "chatTemplateNames"));
+  exports.Set("fileTypeName", Napi::Function::New<FileTypeName>(env, "fileTypeName"));
   return exports;
 }
 

@@ -65,7 +65,7 @@ class Library {
 };
 
 std::string PathArg(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) ThrowCoded(info.Env(), "ERR_INVALID_ARG", "expected a backend library path");
+  if (info.Length() < 1 || !info[0].IsString()) ThrowCoded(info.Env(), kErrInvalidArg, "expected a backend library path");
   return info[0].As<Napi::String>().Utf8Value();
 }
 
@@ -81,7 +81,7 @@ Napi::Value BackendScore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = PathArg(info);
   Library lib(path);
-  if (!lib.ok()) ThrowCoded(env, "ERR_BACKEND", "cannot load " + path + ": " + lib.error());
+  if (!lib.ok()) ThrowCoded(env, kErrBackend, "cannot load " + path + ": " + lib.error());
   using ScoreFn = int (*)();
   auto score = reinterpret_cast<ScoreFn>(lib.symbol("ggml_backend_score"));
   if (score == nullptr) return env.Null();
@@ -99,11 +99,11 @@ Napi::Value LoadBackend(const Napi::CallbackInfo& info) {
   } else {
     {
       Library probe(path);  // the dynamic loader's reason, if any (missing libcuda, driver…)
-      if (!probe.ok()) ThrowCoded(env, "ERR_BACKEND", "cannot load " + path + ": " + probe.error());
+      if (!probe.ok()) ThrowCoded(env, kErrBackend, "cannot load " + path + ": " + probe.error());
     }
     reg = ggml_backend_load(path.c_str());
     if (reg == nullptr) {
-      ThrowCoded(env, "ERR_BACKEND",
+      ThrowCoded(env, kErrBackend,
                  "ggml could not initialise the backend in " + path +
                      " (not supported on this machine, or built for another ggml version)");
     }

@@ -12,7 +12,7 @@ std::string ApplyChatTemplate(const llama_model* model, const std::string* tmpl,
   const char* text = tmpl != nullptr ? tmpl->c_str() : llama_model_chat_template(model, nullptr);
   // llama.cpp would fall back to ChatML silently; a wrong format is worse than an error.
   if (text == nullptr) {
-    throw NativeError("ERR_CHAT_TEMPLATE", "the model has no chat template (tokenizer.chat_template); pass one");
+    throw NativeError(kErrChatTemplate, "the model has no chat template (tokenizer.chat_template); pass one");
   }
   std::vector<llama_chat_message> chat;
   chat.reserve(messages.size());
@@ -32,7 +32,7 @@ std::string ApplyChatTemplate(const llama_model* model, const std::string* tmpl,
     n = apply();
   }
   if (n < 0) {
-    throw NativeError("ERR_CHAT_TEMPLATE", "llama.cpp does not support this chat template (it knows the built-in "
+    throw NativeError(kErrChatTemplate, "llama.cpp does not support this chat template (it knows the built-in "
                                            "templates listed by chatTemplateNames(), recognised by name or by their text)");
   }
   out.resize(static_cast<size_t>(n));

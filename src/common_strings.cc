@@ -3,6 +3,8 @@
 // wrapper from llama.cpp's common library (CMakeLists.txt): common.cpp would pull in most of
 // that library (sampling, logging, argument parsing). Same behaviour as llama.cpp's: split keeps
 // empty pieces, join puts the separator between values only.
+// The one file that includes llama.cpp's common/common.h (not a public header): an upgrade that
+// changes these declarations touches only this file.
 #include <string>
 #include <vector>
 

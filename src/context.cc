@@ -6,6 +6,7 @@
 #include "addon_data.h"
 #include "errors.h"
 #include "js_completion.h"
+#include "js_params.h"
 #include "model.h"
 #include "sampler_chain.h"
 
@@ -13,95 +14,20 @@ namespace llama_napi {
 
 namespace {
 
-std::vector<llama_token> TokensArg(Napi::Env env, Napi::Value value) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "tokens must be an Int32Array");
-  }
-  Napi::Int32Array a = value.As<Napi::Int32Array>();
-  return std::vector<llama_token>(a.Data(), a.Data() + a.ElementLength());
-}
-
-uint32_t UintField(Napi::Env env, Napi::Object o, const char* name, uint32_t min) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) ThrowCoded(env, "ERR_INVALID_ARG", std::string(name) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= min && d <= 1e9)) ThrowCoded(env, "ERR_INVALID_ARG", std::string(name) + " out of range");
-  return static_cast<uint32_t>(d);
-}
-
-// The KV cache types the TS layer offers, by name.
-ggml_type CacheTypeField(Napi::Env env, Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (v.IsUndefined()) return GGML_TYPE_F16;
-  const std::string type = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-  if (type == "f16") return GGML_TYPE_F16;
-  if (type == "q8_0") return GGML_TYPE_Q8_0;
-  if (type == "q4_0") return GGML_TYPE_Q4_0;
-  ThrowCoded(env, "ERR_INVALID_ARG", std::string(name) + " must be f16, q8_0 or q4_0");
-}
-
-llama_flash_attn_type FlashAttnField(Napi::Env env, Napi::Object o) {
-  Napi::Value v = o.Get("flashAttention");
-  if (v.IsUndefined()) return LLAMA_FLASH_ATTN_TYPE_AUTO;
-  const std::string mode = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-  if (mode == "auto") return LLAMA_FLASH_ATTN_TYPE_AUTO;
-  if (mode == "on") return LLAMA_FLASH_ATTN_TYPE_ENABLED;
-  if (mode == "off") return LLAMA_FLASH_ATTN_TYPE_DISABLED;
-  ThrowCoded(env, "ERR_INVALID_ARG", "flashAttention must be auto, on or off");
-}
-
-// Pooling of embedding contexts by name; absent: the model's own.
-enum llama_pooling_type PoolingField(Napi::Env env, Napi::Object o) {
-  Napi::Value v = o.Get("pooling");
-  if (v.IsUndefined()) return LLAMA_POOLING_TYPE_UNSPECIFIED;
-  const std::string type = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-  if (type == "mean") return LLAMA_POOLING_TYPE_MEAN;
-  if (type == "cls") return LLAMA_POOLING_TYPE_CLS;
-  if (type == "last") return LLAMA_POOLING_TYPE_LAST;
-  if (type == "rank") return LLAMA_POOLING_TYPE_RANK;
-  ThrowCoded(env, "ERR_INVALID_ARG", "pooling must be mean, cls, last or rank");
-}
-
 // Runs a job body, turning every C++ failure into a coded rejection.
 void Guarded(JsCompletion* completion, const std::atomic<bool>& disposed, const std::function<void()>& body) {
   try {
     body();
   } catch (const NativeError& e) {
-    completion->Reject(disposed.load() ? "ERR_DISPOSED" : e.code(), disposed.load() ? "the context was disposed" : e.what());
+    completion->Reject(disposed.load() ? kErrDisposed : e.code(), disposed.load() ? "the context was disposed" : e.what());
   } catch (const std::bad_alloc&) {
-    completion->Reject("ERR_NATIVE", "out of memory");
+    completion->Reject(kErrNative, "out of memory");
   } catch (const std::exception& e) {
-    completion->Reject("ERR_NATIVE", e.what());
+    completion->Reject(kErrNative, e.what());
   }
 }
 
 }  // namespace
-
-EngineParams EngineParamsFromJs(Napi::Env env, Napi::Object o) {
-  EngineParams p{};
-  p.context_size = UintField(env, o, "contextSize", 1);
-  p.batch_size = UintField(env, o, "batchSize", 1);
-  p.ubatch_size = UintField(env, o, "ubatchSize", 1);
-  p.threads = static_cast<int32_t>(UintField(env, o, "threads", 1));
-  p.threads_batch = static_cast<int32_t>(UintField(env, o, "threadsBatch", 1));
-  p.poll = UintField(env, o, "poll", 0);
-  p.sequences = UintField(env, o, "sequences", 1);
-  if (p.poll > 100) ThrowCoded(env, "ERR_INVALID_ARG", "poll out of range");
-  p.flash_attn = FlashAttnField(env, o);
-  p.embeddings = o.Get("embeddings").ToBoolean();
-  p.pooling = PoolingField(env, o);
-  p.type_k = CacheTypeField(env, o, "kvCacheTypeK");
-  p.type_v = CacheTypeField(env, o, "kvCacheTypeV");
-  // llama.cpp reserves the pooling graph with n_ubatch / n_seq_max tokens per sequence and
-  // asserts (aborting the process) when that does not divide evenly.
-  if (p.embeddings && p.ubatch_size % p.sequences != 0) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "an embedding context needs ubatchSize divisible by sequences");
-  }
-  if (ggml_is_quantized(p.type_v) && p.flash_attn == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "a quantized V cache needs flash attention");
-  }
-  return p;
-}
 
 Napi::Function Context::Define(Napi::Env env) {
   return DefineClass(env, "Context",
@@ -119,10 +45,10 @@ Napi::Function Context::Define(Napi::Env env) {
 
 Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "new Context(model) expects a Model");
+  if (info.Length() < 1 || !info[0].IsObject()) ThrowCoded(env, kErrInvalidArg, "new Context(model) expects a Model");
   Napi::Object model_object = info[0].As<Napi::Object>();
   if (!model_object.InstanceOf(AddonData::Of(env).model_ctor.Value())) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "new Context(model) expects a Model");
+    ThrowCoded(env, kErrInvalidArg, "new Context(model) expects a Model");
   }
   model_ = Model::Unwrap(model_object)->Acquire(env);
   model_object_ = Napi::Persistent(model_object);
@@ -158,18 +84,18 @@ void Context::Shutdown() {
 }
 
 void Context::EnsureUsable(Napi::Env env) const {
-  if (disposed_) ThrowCoded(env, "ERR_DISPOSED", "the context has been disposed");
+  if (disposed_) ThrowCoded(env, kErrDisposed, "the context has been disposed");
 }
 
 void Context::PostJob(JsCompletion* completion, std::function<void()> job) {
-  if (!loop_->Post(std::move(job))) completion->Reject("ERR_DISPOSED", "the context has been disposed");
+  if (!loop_->Post(std::move(job))) completion->Reject(kErrDisposed, "the context has been disposed");
 }
 
 Napi::Value Context::Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnsureUsable(env);
-  if (initialised_) ThrowCoded(env, "ERR_BUSY", "init() may be called once per context");
-  if (info.Length() < 1 || !info[0].IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "init(params) expects an object");
+  if (initialised_) ThrowCoded(env, kErrBusy, "init() may be called once per context");
+  if (info.Length() < 1 || !info[0].IsObject()) ThrowCoded(env, kErrInvalidArg, "init(params) expects an object");
   EngineParams p = EngineParamsFromJs(env, info[0].As<Napi::Object>());
   initialised_ = true;
 
@@ -180,7 +106,7 @@ Napi::Value Context::Init(const Napi::CallbackInfo& info) {
       engine_->Pause();
       size_ = engine_->Size();
       sequence_size_ = engine_->SequenceSize();
-      if (disposed_) throw NativeError("ERR_DISPOSED", "the context was disposed");
+      if (disposed_) throw NativeError(kErrDisposed, "the context was disposed");
       completion->Resolve([](Napi::Env env) { return env.Undefined(); });
     });
   });
@@ -203,7 +129,7 @@ bool Context::StepEngine() {
   try {
     more = engine_->Step();
   } catch (const std::exception& e) {
-    engine_->FailAll("ERR_NATIVE", e.what());
+    engine_->FailAll(kErrNative, e.what());
   }
   if (!more) {
     engine_->Pause();
@@ -213,7 +139,7 @@ bool Context::StepEngine() {
 }
 
 std::shared_ptr<std::atomic<bool>> Context::NewJobFlag(Napi::Env env, Napi::Value id) {
-  if (!id.IsNumber() && !id.IsUndefined()) ThrowCoded(env, "ERR_INVALID_ARG", "a job id must be a number");
+  if (!id.IsNumber() && !id.IsUndefined()) ThrowCoded(env, kErrInvalidArg, "a job id must be a number");
   // Flags of finished jobs are only held here: drop them.
   for (auto it = job_flags_.begin(); it != job_flags_.end();) {
     it = it->second.use_count() == 1 ? job_flags_.erase(it) : std::next(it);
@@ -226,7 +152,7 @@ std::shared_ptr<std::atomic<bool>> Context::NewJobFlag(Napi::Env env, Napi::Valu
 std::function<void(const std::string&, const std::string&)> Context::Rejecter(JsCompletion* completion) {
   return [this, completion](const std::string& code, const std::string& message) {
     if (disposed_.load()) {
-      completion->Reject("ERR_DISPOSED", "the context was disposed");
+      completion->Reject(kErrDisposed, "the context was disposed");
     } else {
       completion->Reject(code, message);
     }
@@ -241,7 +167,7 @@ Napi::Value Context::VectorJob(const Napi::CallbackInfo& info, bool embed) {
   Napi::Env env = info.Env();
   EnsureUsable(env);
   SlotRequest request;
-  request.prompt = TokensArg(env, info[0]);
+  request.prompt = TokensFromJs(env, info[0]);
   request.reuse_prefix = false;
   request.logits_only = !embed;
   request.embed = embed;
@@ -255,7 +181,7 @@ Napi::Value Context::VectorJob(const Napi::CallbackInfo& info, bool embed) {
       return out;
     });
   };
-  request.on_done = [completion](const GenerateResult&) { completion->Reject("ERR_ABORTED", "evaluation aborted"); };
+  request.on_done = [completion](const GenerateResult&) { completion->Reject(kErrAborted, "evaluation aborted"); };
   request.on_error = Rejecter(completion);
   Submit(completion, std::move(request));
   return completion->Promise();
@@ -265,7 +191,7 @@ void Context::Submit(JsCompletion* completion, SlotRequest request) {
   auto shared = std::make_shared<SlotRequest>(std::move(request));
   PostJob(completion, [this, shared, completion] {
     if (!engine_) {
-      completion->Reject("ERR_INVALID_ARG", "the context is not initialised");
+      completion->Reject(kErrInvalidArg, "the context is not initialised");
       return;
     }
     engine_->Submit(std::move(*shared));
@@ -276,18 +202,12 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnsureUsable(env);
   if (info.Length() < 4 || !info[1].IsArray() || !info[2].IsObject() || !info[3].IsFunction()) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "generate(prompt, sampler, params, onTokens)");
+    ThrowCoded(env, kErrInvalidArg, "generate(prompt, sampler, params, onTokens)");
   }
   Napi::Object params = info[2].As<Napi::Object>();
   SlotRequest request;
-  request.prompt = TokensArg(env, info[0]);
-  Napi::Value max_value = params.Get("maxTokens");
-  if (!max_value.IsNumber()) ThrowCoded(env, "ERR_INVALID_ARG", "maxTokens must be a number");
-  const double max_d = max_value.As<Napi::Number>().DoubleValue();
-  request.max_tokens = max_d < 0 || max_d > INT32_MAX ? -1 : static_cast<int32_t>(max_d);
-  request.reuse_prefix = params.Get("cachePrompt").ToBoolean();
-  Napi::Value priority = params.Get("priority");
-  if (priority.IsNumber()) request.priority = priority.As<Napi::Number>().Int32Value();
+  request.prompt = TokensFromJs(env, info[0]);
+  GenerateParamsFromJs(env, params, request);
   request.chain.reset(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
                       [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
   if (!request.chain.get()) request.chain.reset();  // greedy: the engine takes the argmax itself

@@ -15,9 +15,6 @@
 
 namespace llama_napi {
 
-// Reads NativeContextParams (lib/native.ts); throws ERR_INVALID_ARG.
-EngineParams EngineParamsFromJs(Napi::Env env, Napi::Object params);
-
 class Context : public Napi::ObjectWrap<Context> {
  public:
   static Napi::Function Define(Napi::Env env);

@@ -1,5 +1,7 @@
 // A llama_context with its compute threadpool, driven only from its InferenceLoop thread.
-// Plain C++: no N-API in here, so every call can run off the JS thread.
+// Plain C++: no N-API in here, so every call can run off the JS thread. The class is defined
+// across context_engine.cc (creation and the step), context_engine_sequences.cc (admission and
+// the per-sequence prompt cache) and compute_threadpool.cc (its CPU threads).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -9,30 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "ggml-cpu.h"
+#include "compute_threadpool.h"
+#include "engine_params.h"
 #include "llama.h"
 #include "model_handle.h"
 #include "slot.h"
 
 namespace llama_napi {
-
-struct EngineParams {
-  uint32_t context_size;
-  uint32_t batch_size;
-  uint32_t ubatch_size;
-  int32_t threads;
-  int32_t threads_batch;
-  uint32_t poll;
-  uint32_t sequences;
-  llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO;
-  ggml_type type_k = GGML_TYPE_F16;
-  ggml_type type_v = GGML_TYPE_F16;
-  bool embeddings = false;  // output pooled embeddings instead of logits
-  enum llama_pooling_type pooling = LLAMA_POOLING_TYPE_UNSPECIFIED;
-};
-
-// The llama_context_params these parameters stand for (no callbacks attached).
-llama_context_params ContextParamsFor(const EngineParams& p);
 
 // Serves any number of requests at once, one llama_decode per step for all of them
 // (continuous batching, as llama.cpp's server does): each active request has a sequence of
@@ -63,14 +48,16 @@ class ContextEngine {
   void FailAll(const std::string& code, const std::string& message);
 
   // Threads sleep while the context is idle so an idle model costs no CPU.
-  void Pause();
-  void Resume();
+  void Pause() { threadpools_.Pause(); }
+  void Resume() { threadpools_.Resume(); }
 
  private:
   struct Sequence {
     std::vector<llama_token> held;  // tokens whose KV entries it holds, in position order
     bool busy = false;
   };
+
+  // ---- which sequence serves which request, and what it keeps cached (context_engine_sequences.cc)
 
   // Gives waiting requests a free sequence (longest common prefix first, else the lowest id)
   // and keeps the reusable part of what it holds. Rejects prompts that cannot run.
@@ -79,6 +66,13 @@ class ContextEngine {
   // Keeps the longest common prefix of the prompt and the sequence's tokens (at most all but
   // the last prompt token, whose logits are needed); returns how many were kept.
   size_t KeepPrefix(Sequence& seq, llama_seq_id id, const std::vector<llama_token>& tokens, bool reuse);
+  // Frees the slot's sequence (its tokens stay cached for the next request) and the slot.
+  void Release(Slot& slot);
+  // Empties a sequence: after a failed or aborted decode llama.cpp may hold part of a batch.
+  void ForgetSequence(llama_seq_id id);
+
+  // ---- the step: batch, decode, sample (context_engine.cc)
+
   // Fills batch_ with each generating slot's next token, then prompt chunks.
   void FillBatch();
   // After a decode: samples, emits, finishes slots.
@@ -86,10 +80,6 @@ class ContextEngine {
   void Sample(Slot& slot);
   void Finish(Slot& slot, const char* reason);
   void Fail(Slot& slot, const std::string& code, const std::string& message);
-  // Frees the slot's sequence (its tokens stay cached for the next request) and the slot.
-  void Release(Slot& slot);
-  // Empties a sequence: after a failed or aborted decode llama.cpp may hold part of a batch.
-  void ForgetSequence(llama_seq_id id);
   // Maps a llama_decode status to true (ok), false (aborted) or a thrown NativeError.
   bool CheckDecode(int32_t status);
   // The most likely next token at batch index `i` (the first one on ties, as llama.cpp's greedy sampler).
@@ -100,20 +90,9 @@ class ContextEngine {
   // Frees the context, then its threadpools.
   void ReleaseContext();
 
-  // Threadpool functions come from the CPU backend's registry (llama-bench does the
-  // same), so this also works when backends are loaded dynamically.
-  struct ThreadpoolApi {
-    decltype(ggml_threadpool_new)* create = nullptr;
-    decltype(ggml_threadpool_free)* destroy = nullptr;
-    decltype(ggml_threadpool_pause)* pause = nullptr;
-    decltype(ggml_threadpool_resume)* resume = nullptr;
-  };
-
   ModelRef model_;
   const std::atomic<bool>* abort_;
-  ThreadpoolApi tp_api_;
-  ggml_threadpool* threadpool_ = nullptr;
-  ggml_threadpool* threadpool_batch_ = nullptr;
+  ComputeThreadpools threadpools_;
   llama_context* ctx_ = nullptr;
   llama_batch batch_{};
   std::vector<Sequence> sequences_;

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "error_codes.h"
+
 namespace llama_napi {
 
 // Thrown on worker threads; turned into a coded JS Error on the JS thread.

@@ -1,14 +1,14 @@
+// The one file that includes llama.cpp's private llama-ext.h (vendor/llama.cpp/src, not include/):
+// a llama.cpp upgrade that changes llama_get_memory_breakdown() touches only this file.
 #include "estimate.h"
 
-#include <map>
 #include <string>
 #include <vector>
 
-#include "context.h"
-#include "context_engine.h"
+#include "engine_params.h"
 #include "errors.h"
+#include "js_params.h"
 #include "log.h"
-#include "model.h"
 
 // llama_get_memory_breakdown() lives in llama.cpp's staging header (src/llama-ext.h, C++, marked
 // WIP upstream); it is what llama.cpp's own fit/memory-print code uses. Without it the build
@@ -44,7 +44,7 @@ class EstimateWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
 #ifndef LLAMA_NAPI_HAVE_BREAKDOWN
-    code_ = "ERR_NATIVE";
+    code_ = kErrNative;
     SetError("this build has no llama.cpp memory breakdown (src/llama-ext.h)");
 #else
     placement_.Apply(mparams_);
@@ -53,11 +53,11 @@ class EstimateWorker : public Napi::AsyncWorker {
     mparams_.progress_callback = nullptr;
     LogTakeRecent();
     llama_model* model = llama_model_load_from_file(path_.c_str(), mparams_);
-    if (model == nullptr) return Fail("ERR_MODEL_LOAD", "llama.cpp could not read the model");
+    if (model == nullptr) return Fail(kErrModelLoad, "llama.cpp could not read the model");
     llama_context* ctx = llama_init_from_model(model, cparams_);
     if (ctx == nullptr) {
       llama_model_free(model);
-      return Fail("ERR_CONTEXT_CREATE", "llama.cpp could not plan the context");
+      return Fail(kErrContextCreate, "llama.cpp could not plan the context");
     }
     // Group buffer types by device, host buffers (CPU, pinned host memory) together, as
     // llama.cpp's common_memory_breakdown_print does.
@@ -112,7 +112,7 @@ class EstimateWorker : public Napi::AsyncWorker {
   }
 
   void OnError(const Napi::Error& e) override {
-    deferred_.Reject(CodedError(Env(), code_.empty() ? "ERR_NATIVE" : code_, e.Message()).Value());
+    deferred_.Reject(CodedError(Env(), code_.empty() ? kErrNative : code_, e.Message()).Value());
   }
 
  private:
@@ -137,7 +137,7 @@ class EstimateWorker : public Napi::AsyncWorker {
 Napi::Value EstimateMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsObject()) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "estimateMemory(path, modelParams, contextParams)");
+    ThrowCoded(env, kErrInvalidArg, "estimateMemory(path, modelParams, contextParams)");
   }
   LoadPlacement placement;
   llama_model_params mparams = ModelParamsFromJs(env, info[1].As<Napi::Object>(), placement);

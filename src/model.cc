@@ -1,28 +1,25 @@
 #include "model.h"
 
-#include <regex>
+#include <string>
 #include <vector>
 
 #include "addon_data.h"
 #include "chat_template.h"
-#include "devices.h"
 #include "errors.h"
+#include "js_params.h"
 #include "log.h"
-#include "threadpool_job.h"
+#include "progress_job.h"
 
 namespace llama_napi {
 
-// One model load. Runs on a libuv worker; progress reports and the final settle travel
-// through the same thread-safe function, so every progress call reaches JS before the
-// promise settles. Deletes itself on the JS thread once settled.
-class LoadJob {
+// One model load. The weights it loads belong to the job until Complete() hands them to the
+// Model; a load that ends in an abort, a dispose or environment teardown frees them itself.
+class LoadJob : public ProgressJob {
  public:
   LoadJob(Model* owner, std::string path, llama_model_params params, LoadPlacement placement, Napi::Function on_progress)
-      : owner_(owner),
+      : ProgressJob(owner->Env(), "llama-napi:load", on_progress),
+        owner_(owner),
         owner_ref_(Napi::Persistent(owner->Value())),
-        deferred_(Napi::Promise::Deferred::New(owner->Env())),
-        tsfn_(Napi::ThreadSafeFunction::New(owner->Env(), on_progress, "llama-napi:load", 0, 1)),
-        has_progress_(!on_progress.IsEmpty()),
         path_(std::move(path)),
         params_(params),
         placement_(std::move(placement)),
@@ -30,159 +27,61 @@ class LoadJob {
     AddonData::Of(owner->Env()).loads.insert(abort_);
   }
 
-  ~LoadJob() {
-    if (model_ != nullptr) llama_model_free(model_);  // only when settling failed (teardown)
+  ~LoadJob() override {
+    if (model_ != nullptr) llama_model_free(model_);  // never handed over (abort, dispose, teardown)
   }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
+ private:
   // Worker thread.
-  void Run() {
+  void Execute() override {
     params_.progress_callback = &LoadJob::OnProgress;
     params_.progress_callback_user_data = this;
     placement_.Apply(params_);  // llama.cpp keeps these pointers for the whole load: they point into this job
     LogTakeRecent();
     model_ = llama_model_load_from_file(path_.c_str(), params_);
-    if (model_ == nullptr) {
-      if (abort_->load()) {
-        code_ = "ERR_ABORTED";
-        message_ = "model load aborted";
-      } else {
-        code_ = "ERR_MODEL_LOAD";
-        std::string why = LogTakeRecent();
-        message_ = "llama.cpp could not load the file" + (why.empty() ? "" : ": " + why);
-      }
+    if (model_ != nullptr) return;
+    if (abort_->load()) {
+      Fail(kErrAborted, "model load aborted");
+    } else {
+      std::string why = LogTakeRecent();
+      Fail(kErrModelLoad, "llama.cpp could not load the file" + (why.empty() ? "" : ": " + why));
     }
-    Napi::ThreadSafeFunction tsfn = tsfn_;  // `this` is gone once the settle ran
-    tsfn.BlockingCall([this](Napi::Env env, Napi::Function) { Settle(env); });  // Settle guards itself
-    tsfn.Release();
   }
 
- private:
   // JS thread.
-  void Settle(Napi::Env env) {
-    GuardJsCallback([&] { SettleUnguarded(env); });
-    delete this;
-  }
-
-  void SettleUnguarded(Napi::Env env) {
+  void Complete(Napi::Env env) override {
     AddonData::Of(env).loads.erase(abort_);
     owner_->loading_ = false;
-    if (model_ != nullptr && (owner_->disposed_ || abort_->load())) {
+    if (model_ == nullptr) return;  // failed on the worker
+    if (owner_->disposed_ || abort_->load()) {
       llama_model_free(model_);
       model_ = nullptr;
-      code_ = owner_->disposed_ ? "ERR_DISPOSED" : "ERR_ABORTED";
-      message_ = owner_->disposed_ ? "the model was disposed while loading" : "model load aborted";
+      if (owner_->disposed_) {
+        Fail(kErrDisposed, "the model was disposed while loading");
+      } else {
+        Fail(kErrAborted, "model load aborted");
+      }
+      return;
     }
-    if (model_ == nullptr) {
-      deferred_.Reject(CodedError(env, code_, message_).Value());
-    } else {
-      owner_->handle_ = std::make_shared<ModelHandle>(model_, params_.vocab_only);
-      model_ = nullptr;  // owned by the handle now
-      deferred_.Resolve(env.Undefined());
-    }
+    owner_->handle_ = std::make_shared<ModelHandle>(model_, params_.vocab_only);
+    model_ = nullptr;  // owned by the handle now
   }
 
-  // Worker thread; llama.cpp calls this many times per percent: JS hears every 1%.
+  // Worker thread; llama.cpp calls this many times per percent.
   static bool OnProgress(float progress, void* user_data) {
     auto* self = static_cast<LoadJob*>(user_data);
-    if (self->has_progress_ && (progress >= 1.0f || progress - self->last_sent_ >= 0.01f)) {
-      self->last_sent_ = progress;
-      self->tsfn_.NonBlockingCall([progress](Napi::Env env, Napi::Function fn) {
-        GuardJsCallback([&] { fn.Call({Napi::Number::New(env, progress)}); });
-      });
-    }
+    self->ReportProgress(progress);
     return !self->abort_->load();
   }
 
   Model* owner_;
   Napi::ObjectReference owner_ref_;  // pins the Model while its load runs
-  Napi::Promise::Deferred deferred_;
-  Napi::ThreadSafeFunction tsfn_;
-  const bool has_progress_;
-  float last_sent_ = -1.0f;
   std::string path_;
   llama_model_params params_;
   LoadPlacement placement_;
   std::shared_ptr<std::atomic<bool>> abort_;
   llama_model* model_ = nullptr;
-  std::string code_;
-  std::string message_;
 };
-
-void LoadPlacement::Apply(llama_model_params& params) {
-  if (!tensor_split.empty()) params.tensor_split = tensor_split.data();
-  overrides.clear();
-  if (patterns.empty()) return;
-  for (size_t i = 0; i < patterns.size(); i++) overrides.push_back({patterns[i].c_str(), bufts[i]});
-  overrides.push_back({nullptr, nullptr});  // NULL-terminated
-  params.tensor_buft_overrides = overrides.data();
-}
-
-// Offload placement (validated in TS; checked again here, since a bad value would reach
-// llama.cpp off the JS thread). Absent fields keep llama.cpp's defaults.
-static LoadPlacement ReadPlacement(Napi::Env env, Napi::Object opts, llama_model_params& params) {
-  LoadPlacement out;
-  Napi::Value main_gpu = opts.Get("mainGpu");
-  if (main_gpu.IsNumber()) params.main_gpu = main_gpu.As<Napi::Number>().Int32Value();
-  Napi::Value split_mode = opts.Get("splitMode");
-  if (split_mode.IsNumber()) {
-    const int32_t mode = split_mode.As<Napi::Number>().Int32Value();
-    if (mode < LLAMA_SPLIT_MODE_NONE || mode > LLAMA_SPLIT_MODE_ROW) ThrowCoded(env, "ERR_INVALID_ARG", "splitMode out of range");
-    params.split_mode = static_cast<llama_split_mode>(mode);
-  }
-  Napi::Value split = opts.Get("tensorSplit");
-  if (split.IsArray()) {
-    Napi::Array a = split.As<Napi::Array>();
-    if (a.Length() > llama_max_devices()) ThrowCoded(env, "ERR_INVALID_ARG", "tensorSplit has more entries than llama_max_devices()");
-    if (a.Length() > 0) {
-      out.tensor_split.assign(llama_max_devices(), 0.0f);  // llama.cpp reads llama_max_devices() floats
-      for (uint32_t i = 0; i < a.Length(); i++) out.tensor_split[i] = a.Get(i).ToNumber().FloatValue();
-    }
-  }
-  Napi::Value overrides = opts.Get("tensorOverrides");
-  if (overrides.IsArray()) {
-    Napi::Array a = overrides.As<Napi::Array>();
-    if (a.Length() >= llama_max_tensor_buft_overrides()) ThrowCoded(env, "ERR_INVALID_ARG", "too many tensor overrides");
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      Napi::Value entry = a.Get(i);
-      if (!entry.IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "a tensor override must be { pattern, device }");
-      Napi::Object o = entry.As<Napi::Object>();
-      const std::string pattern = o.Get("pattern").ToString().Utf8Value();
-      const std::string device = o.Get("device").ToString().Utf8Value();
-      // llama.cpp compiles each pattern with std::regex while loading: compile it here first,
-      // so a pattern std::regex rejects is an argument error, never an exception in the loader.
-      try {
-        std::regex compiled(pattern);
-      } catch (const std::regex_error& e) {
-        ThrowCoded(env, "ERR_INVALID_ARG", "invalid tensor override pattern \"" + pattern + "\": " + e.what());
-      }
-      ggml_backend_buffer_type_t buft = BufferTypeForDevice(device);
-      if (buft == nullptr) ThrowCoded(env, "ERR_INVALID_ARG", "unknown device \"" + device + "\" in a tensor override");
-      out.patterns.push_back(pattern);
-      out.bufts.push_back(buft);
-    }
-  }
-  return out;
-}
-
-llama_model_params ModelParamsFromJs(Napi::Env env, Napi::Object opts, LoadPlacement& placement) {
-  llama_model_params params = llama_model_default_params();
-  params.n_gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
-  Napi::Value mmap_value = opts.Get("useMmap");
-  const bool mlock = opts.Get("useMlock").ToBoolean();
-  if (mmap_value.IsBoolean()) {
-    const bool mmap = mmap_value.As<Napi::Boolean>().Value();
-    params.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
-                            : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
-  } else {
-    // llama.cpp's own choice: mmap unless a device in use cannot work from mapped memory.
-    params.load_mode = mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_AUTO;
-  }
-  params.vocab_only = opts.Get("vocabOnly").ToBoolean();
-  placement = ReadPlacement(env, opts, params);
-  return params;
-}
 
 Napi::Function Model::Define(Napi::Env env) {
   return DefineClass(env, "Model",
@@ -201,22 +100,22 @@ Napi::Function Model::Define(Napi::Env env) {
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
 const ModelHandle& Model::Loaded(Napi::Env env) const {
-  if (disposed_) ThrowCoded(env, "ERR_DISPOSED", "the model has been disposed");
-  if (!handle_) ThrowCoded(env, "ERR_INVALID_ARG", "the model is not loaded");
+  if (disposed_) ThrowCoded(env, kErrDisposed, "the model has been disposed");
+  if (!handle_) ThrowCoded(env, kErrInvalidArg, "the model is not loaded");
   return *handle_;
 }
 
 ModelRef Model::Acquire(Napi::Env env) const {
-  if (Loaded(env).vocab_only) ThrowCoded(env, "ERR_INVALID_ARG", "a model loaded with vocabOnly cannot create contexts");
+  if (Loaded(env).vocab_only) ThrowCoded(env, kErrInvalidArg, "a model loaded with vocabOnly cannot create contexts");
   return handle_;
 }
 
 Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (disposed_) ThrowCoded(env, "ERR_DISPOSED", "the model has been disposed");
-  if (loading_ || handle_) ThrowCoded(env, "ERR_BUSY", "load() may be called once per model");
+  if (disposed_) ThrowCoded(env, kErrDisposed, "the model has been disposed");
+  if (loading_ || handle_) ThrowCoded(env, kErrBusy, "load() may be called once per model");
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "load(path, params, onProgress) expects a string and an object");
+    ThrowCoded(env, kErrInvalidArg, "load(path, params, onProgress) expects a string and an object");
   }
   LoadPlacement placement;
   llama_model_params params = ModelParamsFromJs(env, info[1].As<Napi::Object>(), placement);
@@ -224,10 +123,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
 
   loading_ = true;
   abort_load_->store(false);
-  auto* job = new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, std::move(placement), on_progress);
-  Napi::Promise promise = job->Promise();
-  ThreadpoolJob<LoadJob>::Queue(env, "llama-napi:load", job);
-  return promise;
+  return ProgressJob::Start(env, new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, std::move(placement), on_progress));
 }
 
 void Model::AbortLoad(const Napi::CallbackInfo&) { abort_load_->store(true); }
@@ -300,9 +196,9 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
 Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ModelHandle& h = Loaded(env);
-  if (info.Length() < 3 || !info[0].IsString()) ThrowCoded(env, "ERR_INVALID_ARG", "tokenize(text, addSpecial, parseSpecial)");
+  if (info.Length() < 3 || !info[0].IsString()) ThrowCoded(env, kErrInvalidArg, "tokenize(text, addSpecial, parseSpecial)");
   const std::string text = info[0].As<Napi::String>().Utf8Value();
-  if (text.size() > static_cast<size_t>(INT32_MAX) / 2) ThrowCoded(env, "ERR_INVALID_ARG", "text too long to tokenize");
+  if (text.size() > static_cast<size_t>(INT32_MAX) / 2) ThrowCoded(env, kErrInvalidArg, "text too long to tokenize");
   const bool add_special = info[1].ToBoolean();
   const bool parse_special = info[2].ToBoolean();
   // Two calls: the first (into a guess) tells the exact count when the guess is short.
@@ -314,7 +210,7 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
     n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
                        static_cast<int32_t>(tokens.size()), add_special, parse_special);
   }
-  if (n < 0) ThrowCoded(env, "ERR_NATIVE", "llama_tokenize failed");
+  if (n < 0) ThrowCoded(env, kErrNative, "llama_tokenize failed");
   Napi::Int32Array out = Napi::Int32Array::New(env, n);
   std::copy(tokens.begin(), tokens.begin() + n, out.Data());
   return out;
@@ -325,12 +221,12 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
   const ModelHandle& h = Loaded(env);
   if (info.Length() < 3 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "detokenize(Int32Array, removeSpecial, unparseSpecial)");
+    ThrowCoded(env, kErrInvalidArg, "detokenize(Int32Array, removeSpecial, unparseSpecial)");
   }
   Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
   const int32_t n_vocab = llama_vocab_n_tokens(h.vocab);
   for (size_t i = 0; i < tokens.ElementLength(); i++) {
-    if (tokens[i] < 0 || tokens[i] >= n_vocab) ThrowCoded(env, "ERR_INVALID_ARG", "token id out of range");
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) ThrowCoded(env, kErrInvalidArg, "token id out of range");
   }
   const bool remove_special = info[1].ToBoolean();
   const bool unparse_special = info[2].ToBoolean();
@@ -344,7 +240,7 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
     text.resize(-n);
     n = run();
   }
-  if (n < 0) ThrowCoded(env, "ERR_NATIVE", "llama_detokenize failed");
+  if (n < 0) ThrowCoded(env, kErrNative, "llama_detokenize failed");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, n);
   std::copy(text.begin(), text.begin() + n, out.Data());
   return out;
@@ -354,20 +250,9 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ModelHandle& h = Loaded(env);
   if (info.Length() < 3 || !(info[0].IsString() || info[0].IsNull()) || !info[1].IsArray()) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "applyChatTemplate(template | null, messages, addAssistant)");
+    ThrowCoded(env, kErrInvalidArg, "applyChatTemplate(template | null, messages, addAssistant)");
   }
-  Napi::Array list = info[1].As<Napi::Array>();
-  std::vector<ChatMessage> messages;
-  messages.reserve(list.Length());
-  for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Value v = list.Get(i);
-    if (!v.IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "chat messages must be objects");
-    Napi::Object m = v.As<Napi::Object>();
-    if (!m.Get("role").IsString() || !m.Get("content").IsString()) {
-      ThrowCoded(env, "ERR_INVALID_ARG", "chat messages need string role and content");
-    }
-    messages.push_back({m.Get("role").As<Napi::String>().Utf8Value(), m.Get("content").As<Napi::String>().Utf8Value()});
-  }
+  const std::vector<ChatMessage> messages = ChatMessagesFromJs(env, info[1].As<Napi::Array>());
   const std::string tmpl = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
   try {
     return Napi::String::New(env, llama_napi::ApplyChatTemplate(h.model, info[0].IsString() ? &tmpl : nullptr, messages,
@@ -394,7 +279,7 @@ Napi::Value Model::ControlTokens(const Napi::CallbackInfo& info) {
 void Model::Dispose(const Napi::CallbackInfo&) {
   if (disposed_) return;
   disposed_ = true;
-  abort_load_->store(true);  // a load in flight ends and frees itself (LoadWorker::OnOK)
+  abort_load_->store(true);  // a load in flight ends and frees its weights (LoadJob::Complete)
   handle_.reset();           // contexts still holding the weights keep them until they go
 }
 

@@ -5,27 +5,10 @@
 
 #include <atomic>
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "model_handle.h"
 
 namespace llama_napi {
-
-// Where weights go, copied out of the JS params: the storage llama_model_params points into.
-struct LoadPlacement {
-  std::vector<float> tensor_split;                // empty: llama.cpp's default split
-  std::vector<std::string> patterns;              // tensor-name regexes, first match wins
-  std::vector<ggml_backend_buffer_type_t> bufts;  // one per pattern
-  std::vector<llama_model_tensor_buft_override> overrides;
-
-  // Points `params` into this object, which must outlive the load.
-  void Apply(llama_model_params& params);
-};
-
-// Reads NativeModelParams (lib/native.ts) into llama_model_params; `placement` receives the
-// storage the params will point into once Apply()d. Throws ERR_INVALID_ARG.
-llama_model_params ModelParamsFromJs(Napi::Env env, Napi::Object params, LoadPlacement& placement);
 
 class Model : public Napi::ObjectWrap<Model> {
  public:

@@ -15,14 +15,14 @@ namespace {
 double Field(Napi::Env env, Napi::Object stage, const char* name) {
   Napi::Value v = stage.Get(name);
   if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
-    ThrowCoded(env, "ERR_INVALID_ARG", std::string("sampler stage field '") + name + "' must be a finite number");
+    ThrowCoded(env, kErrInvalidArg, std::string("sampler stage field '") + name + "' must be a finite number");
   }
   return v.As<Napi::Number>().DoubleValue();
 }
 
 std::string StringField(Napi::Env env, Napi::Object stage, const char* name) {
   Napi::Value v = stage.Get(name);
-  if (!v.IsString()) ThrowCoded(env, "ERR_INVALID_ARG", std::string("sampler stage field '") + name + "' must be a string");
+  if (!v.IsString()) ThrowCoded(env, kErrInvalidArg, std::string("sampler stage field '") + name + "' must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
@@ -35,19 +35,19 @@ llama_sampler* LogitBias(Napi::Env env, Napi::Object s, const llama_vocab* vocab
   Napi::Value tokens_value = s.Get("tokens");
   Napi::Value biases_value = s.Get("biases");
   if (!IsTypedArray(tokens_value, napi_int32_array) || !IsTypedArray(biases_value, napi_float32_array)) {
-    ThrowCoded(env, "ERR_INVALID_ARG", "a logitBias stage needs tokens (Int32Array) and biases (Float32Array)");
+    ThrowCoded(env, kErrInvalidArg, "a logitBias stage needs tokens (Int32Array) and biases (Float32Array)");
   }
   Napi::Int32Array tokens = tokens_value.As<Napi::Int32Array>();
   Napi::Float32Array biases = biases_value.As<Napi::Float32Array>();
-  if (tokens.ElementLength() != biases.ElementLength()) ThrowCoded(env, "ERR_INVALID_ARG", "logitBias tokens and biases differ in length");
+  if (tokens.ElementLength() != biases.ElementLength()) ThrowCoded(env, kErrInvalidArg, "logitBias tokens and biases differ in length");
   const int32_t n_vocab = llama_vocab_n_tokens(vocab);
   std::vector<llama_logit_bias> list(tokens.ElementLength());
   for (size_t i = 0; i < list.size(); i++) {
     const llama_token token = tokens[i];
     const float bias = biases[i];
-    if (token < 0 || token >= n_vocab) ThrowCoded(env, "ERR_INVALID_ARG", "logitBias token id " + std::to_string(token) + " out of range");
+    if (token < 0 || token >= n_vocab) ThrowCoded(env, kErrInvalidArg, "logitBias token id " + std::to_string(token) + " out of range");
     // +inf would turn the softmax into NaN; -inf bans the token.
-    if (std::isnan(bias) || bias == INFINITY) ThrowCoded(env, "ERR_INVALID_ARG", "a logitBias bias must be finite or -Infinity");
+    if (std::isnan(bias) || bias == INFINITY) ThrowCoded(env, kErrInvalidArg, "a logitBias bias must be finite or -Infinity");
     list[i] = {token, bias};
   }
   return llama_sampler_init_logit_bias(n_vocab, static_cast<int32_t>(list.size()), list.data());
@@ -61,7 +61,7 @@ llama_sampler* Constraint(Napi::Env env, Compile&& compile) {
   } catch (const NativeError& e) {
     ThrowCoded(env, e.code(), e.what());
   } catch (const std::exception& e) {
-    ThrowCoded(env, "ERR_NATIVE", e.what());
+    ThrowCoded(env, kErrNative, e.what());
   }
 }
 
@@ -85,7 +85,7 @@ llama_sampler* MakeStage(Napi::Env env, const std::string& type, Napi::Object s,
   if (type == "temperature") return llama_sampler_init_temp(static_cast<float>(Field(env, s, "t")));
   if (type == "dist") return llama_sampler_init_dist(static_cast<uint32_t>(Field(env, s, "seed")));
   if (type == "greedy") return llama_sampler_init_greedy();
-  ThrowCoded(env, "ERR_INVALID_ARG", "unknown sampler stage '" + type + "'");
+  ThrowCoded(env, kErrInvalidArg, "unknown sampler stage '" + type + "'");
 }
 
 }  // namespace
@@ -99,21 +99,21 @@ llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_
   const std::string last = n > 0 && stages.Get(n - 1).IsObject()
                                ? stages.Get(n - 1).As<Napi::Object>().Get("type").ToString().Utf8Value()
                                : std::string();
-  if (last != "dist" && last != "greedy") ThrowCoded(env, "ERR_INVALID_ARG", "a sampler chain must end with 'dist' or 'greedy'");
+  if (last != "dist" && last != "greedy") ThrowCoded(env, kErrInvalidArg, "a sampler chain must end with 'dist' or 'greedy'");
   // Only when greedy is the whole chain: a logit bias or a grammar must see the logits.
   if (n == 1 && last == "greedy") return nullptr;
   bool grammar = false;
   bool bias = false;
   for (uint32_t i = 0; i < n; i++) {
     Napi::Value v = stages.Get(i);
-    if (!v.IsObject()) ThrowCoded(env, "ERR_INVALID_ARG", "sampler stages must be objects");
+    if (!v.IsObject()) ThrowCoded(env, kErrInvalidArg, "sampler stages must be objects");
     Napi::Object stage = v.As<Napi::Object>();
     const std::string type = stage.Get("type").ToString().Utf8Value();
     grammar = grammar || type == "grammar" || type == "jsonSchema";
     bias = bias || type == "logitBias";
     llama_sampler_chain_add(chain.get(), MakeStage(env, type, stage, vocab));  // the chain owns the stage
   }
-  if (grammar || bias) llama_sampler_chain_add(chain.get(), MakeSelectionGuard(grammar ? "ERR_GRAMMAR" : "ERR_INVALID_ARG"));
+  if (grammar || bias) llama_sampler_chain_add(chain.get(), MakeSelectionGuard(grammar ? kErrGrammar : kErrInvalidArg));
   return chain.release();
 }
 

@@ -2,6 +2,7 @@
 // state while the context's scheduler (ContextEngine::Step) serves it in a sequence of its own.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,6 +12,12 @@
 #include "llama.h"
 
 namespace llama_napi {
+
+// The clock of a request's timings (started_at, prompt_done_at).
+inline int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 struct GenerateResult {
   std::string finish_reason;  // eog | length | abort | context-full

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LlamaError } from '../lib/errors.js';
 import { setLogger } from '../lib/logger.js';
-import { loadModel, type ModelInfo } from '../lib/model.js';
+import type { ModelInfo } from '../lib/model-info.js';
+import { loadModel } from '../lib/model.js';
 import { QUANTIZATION_TYPES, quantize, type QuantizationType } from '../lib/quantize.js';
 import { fixtureModel } from './fixtures/models.js';
 
@@ -144,6 +145,11 @@ describe('quantize to each type of the model card', () => {
       assert.ok(info.sizeBytes < base.info.sizeBytes, `${info.sizeBytes} >= F16 ${base.info.sizeBytes}`);
       assert.ok(info.fileSize < base.info.fileSize);
       assert.equal(result.generated, 4);
+      // A vocabulary-only load describes the same file (its size, type and shape come from the header).
+      const vocab = await loadModel(output, { vocabOnly: true });
+      const facts = (i: ModelInfo) => [i.quantization, i.fileType, i.parameterCount, i.sizeBytes, i.trainedContextLength, i.embeddingLength, i.layerCount, i.expertCount];
+      assert.deepEqual(facts(vocab.info), facts(info));
+      await vocab.dispose();
 
       const per = base.logits.map((reference, i) => compare(reference, result.logits[i]!));
       const m: Measured = {

@@ -13,7 +13,11 @@ function runSoak(path: string, cycles: number): Promise<{ code: number | null; s
     const child = spawn(
       process.execPath,
       ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./child/soak.ts', import.meta.url)), path, String(cycles)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      // One libuv worker: a CPU variant that repacks weights at load time (AMX) runs OpenMP
+      // there, and each worker that ever ran a load keeps an OpenMP team of its own — bounded
+      // by the pool size, but which workers get the loads is up to libuv. With one worker the
+      // team exists from the first cycle, before the baseline, so any growth is a leak.
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '1' } },
     );
     let stdout = '';
     let stderr = '';

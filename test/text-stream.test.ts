@@ -389,16 +389,37 @@ describe('Generation (fake native context)', () => {
     assert.equal(state.abortCalls, 1);
   });
 
-  it('treats an ERR_ABORTED rejection after abort() as a normal "abort" finish', async () => {
-    const { host } = fakeHost(HELLO_STEPS, { rejectAbort: true });
-    const generation = new Generation(host, request());
-    for await (const chunk of generation) {
-      assert.equal(chunk.text, 'Hel');
-      generation.abort();
-    }
-    const result = await generation.result;
-    assert.equal(result.finishReason, 'abort');
-    assert.equal(result.text, 'Hel');
+  it('an ERR_ABORTED rejection is a disposal when the context was disposed, else an error', async () => {
+    // The addon resolves a job's own abort with finishReason 'abort'; it rejects a running job
+    // with ERR_ABORTED only when the whole context is torn down.
+    const disposed = fakeHost(HELLO_STEPS, { rejectAbort: true });
+    const torn = new Generation(disposed.host, request());
+    torn.result.catch(() => {});
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of torn) {
+          assert.equal(chunk.text, 'Hel');
+          disposed.state.disposed = true;
+          disposed.host.abort(0);
+        }
+      })(),
+      { code: 'ERR_DISPOSED' },
+    );
+    await assert.rejects(torn.result, { name: 'LlamaError', code: 'ERR_DISPOSED' });
+
+    const live = fakeHost(HELLO_STEPS, { rejectAbort: true });
+    const failed = new Generation(live.host, request());
+    failed.result.catch(() => {});
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of failed) {
+          assert.equal(chunk.text, 'Hel');
+          failed.abort();
+        }
+      })(),
+      { code: 'ERR_ABORTED' },
+    );
+    await assert.rejects(failed.result, { code: 'ERR_ABORTED' });
   });
 
   it('aborts when the consumer breaks out of for await', async () => {
