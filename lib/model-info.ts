@@ -2,7 +2,7 @@
  * {@link ModelInfo}: what llama.cpp reports about a loaded model, completed from the file's own
  * header where a vocabulary-only load leaves llama.cpp without the answer.
  */
-import type { GgufFile } from './gguf/index.js';
+import type { ModelFiles } from './model-files.js';
 import type { NativeModelInfo } from './native.js';
 
 /** Facts about a loaded model. */
@@ -15,7 +15,7 @@ export interface ModelInfo {
   readonly description: string;
   /** Number of weights. */
   readonly parameterCount: number;
-  /** Size of the GGUF file in bytes. */
+  /** Size of the GGUF file in bytes (of all its parts, for a split model). */
   readonly fileSize: number;
   /** Bytes of all tensors, as llama.cpp counts them. */
   readonly sizeBytes: number;
@@ -58,7 +58,7 @@ export interface ModelInfo {
 /**
  * The info of a loaded model. A vocabulary-only load reads no tensors and no hyper-parameters,
  * so llama.cpp answers 0 for the trained context and the embedding width, counts no weights and
- * calls the file "all F32"; those come from the GGUF header instead (`gguf`, already read
+ * calls the file "all F32"; those come from the GGUF headers instead (`files`, already read
  * before the load), so that a vocabulary-only load describes the same file as a full one.
  * @internal
  *
@@ -66,23 +66,24 @@ export interface ModelInfo {
  */
 export function modelInfo(
   path: string,
-  gguf: GgufFile,
+  files: ModelFiles,
   native: NativeModelInfo,
   vocabOnly: boolean,
   fileTypeName: (fileType: number) => string,
 ): ModelInfo {
-  const info = fromNative(path, gguf.fileSize, native);
+  const info = fromNative(path, files.fileSize, native);
   if (!vocabOnly) return info;
   const number = (key: string): number | undefined => {
-    const value = gguf.metadata[key]?.value;
+    const value = files.first.metadata[key]?.value;
     return typeof value === 'number' ? value : undefined;
   };
   const arch = native.architecture;
+  const tensors = files.parts.flatMap((part) => part.tensors);
   const fileType = number('general.file_type') ?? info.fileType;
   return Object.freeze({
     ...info,
-    parameterCount: gguf.tensors.reduce((sum, t) => sum + t.dims.reduce((n, d) => n * d, 1), 0),
-    sizeBytes: gguf.tensors.reduce((sum, t) => sum + t.byteSize, 0),
+    parameterCount: tensors.reduce((sum, t) => sum + t.dims.reduce((n, d) => n * d, 1), 0),
+    sizeBytes: tensors.reduce((sum, t) => sum + t.byteSize, 0),
     fileType,
     quantization: fileType === info.fileType ? info.quantization : fileTypeName(fileType),
     trainedContextLength: number(`${arch}.context_length`) ?? 0,

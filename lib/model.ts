@@ -11,7 +11,7 @@ import {
   type ResolvedChatTemplateOptions,
 } from './options/chat.js';
 import { openContext, type Context, type ContextOwner } from './context.js';
-import { readGguf, type GgufFile } from './gguf/index.js';
+import { readModelFiles, type ModelFiles } from './model-files.js';
 import { modelInfo, type ModelInfo } from './model-info.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
 import { guardCallback } from './logger.js';
@@ -238,11 +238,11 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const aborted = (): LlamaError => new LlamaError('ERR_ABORTED', `Loading "${path}" was aborted`, { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
 
-  let gguf: GgufFile;
+  let files: ModelFiles;
   let shape: ReturnType<typeof modelShape>;
   try {
-    gguf = await readGguf(path);
-    shape = modelShape(gguf);
+    files = await readModelFiles(path);
+    shape = modelShape(files.first);
   } catch (error) {
     throw withCallerStack(
       new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error }),
@@ -271,7 +271,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
     // The signal may fire after the last progress report: the caller still asked to abort.
     if (signal?.aborted) throw aborted();
     const addon = loadAddon();
-    const info = modelInfo(path, gguf, nativeModel.info(), opts.vocabOnly, (type) => addon.fileTypeName(type));
+    const info = modelInfo(path, files, nativeModel.info(), opts.vocabOnly, (type) => addon.fileTypeName(type));
     return new Model(INTERNAL, nativeModel, info, opts.vocabOnly);
   } catch (error) {
     try {
