@@ -53,3 +53,24 @@ export {
   type GgufWriteSpec,
   type GgufWriteTensor,
 } from './gguf/index.js';
+export {
+  createServer,
+  runServer,
+  SERVER_DEFAULTS,
+  type LlamaServer,
+  type ServerAddress,
+  type CloseOptions,
+  type RunServerOptions,
+  type ServerOptions,
+  type CorsOption,
+} from './server/index.js';
+export {
+  pullModel,
+  resolveModel,
+  parseModelRef,
+  PULL_DEFAULTS,
+  type PullModelOptions,
+  type ResolveModelOptions,
+  type PullProgress,
+  type ModelRef,
+} from './hub/index.js';
