@@ -13,7 +13,9 @@
  * alternating rounds as above; and the time to first token of a chat session's turn 10
  * against its turn 1.
  *
- *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency]
+ * `--only server` instead: our OpenAI-compatible server against llama-server (server-bench.ts).
+ *
+ *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server]
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -24,6 +26,7 @@ import { runBindingRound, type BindingRound } from './binding-bench.js';
 import { runBindingConcurrency, runChatTtft, turnRatio, type ConcurrencyLevel } from './concurrency-bench.js';
 import { ensureBenchModel, FULL_SPEC, QUANT_TYPE, QUICK_SPEC } from './model.js';
 import { findTest, runLlamaBench, type NativeResult } from './native-bench.js';
+import { runServerBench } from './server-bench.js';
 import { fmt, max, median, mib, pct, spread, table } from './stats.js';
 import { ensureTools } from './tools.js';
 
@@ -59,7 +62,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --reps N      repetitions per test per round (default 3)
   --quick       2-layer model instead of 8 (smoke run)
   --sweep       afterwards, threads {1,2} x poll {0,50}, one round each, to choose defaults from numbers
-  --only WHAT   run only 'pp-tg' (the llama-bench comparison) or 'concurrency' (streams and chat turns)
+  --only WHAT   run only 'pp-tg' (the llama-bench comparison), 'concurrency' (streams and chat turns)
+                or 'server' (our HTTP server against llama-server at 1, 4, 16 and 64 streaming clients;
+                only with this option, it builds llama-server)
   --help`;
 
 interface Options {
@@ -69,7 +74,7 @@ interface Options {
   reps: number;
   quick: boolean;
   sweep: boolean;
-  only: 'pp-tg' | 'concurrency' | undefined;
+  only: 'pp-tg' | 'concurrency' | 'server' | undefined;
 }
 
 function parseOptions(): Options | undefined {
@@ -104,8 +109,8 @@ function parseOptions(): Options | undefined {
 }
 
 function onlyOption(value: string | undefined): Options['only'] {
-  if (value === undefined || value === 'pp-tg' || value === 'concurrency') return value;
-  throw new RangeError(`--only must be pp-tg or concurrency, got ${value}`);
+  if (value === undefined || value === 'pp-tg' || value === 'concurrency' || value === 'server') return value;
+  throw new RangeError(`--only must be pp-tg, concurrency or server, got ${value}`);
 }
 
 const log = (line: string): void => console.log(line);
@@ -363,7 +368,7 @@ async function main(): Promise<void> {
   const load = loadavg()[0]!;
   if (load > 0.5) log(`warning: 1-minute load average is ${load.toFixed(2)}: other work is running, numbers will be noisy`);
 
-  const tools = await ensureTools(log);
+  const tools = await ensureTools(log, { server: options.only === 'server' });
   const spec = options.quick ? QUICK_SPEC : FULL_SPEC;
   const model = await ensureBenchModel(spec, tools.llamaQuantize, availableParallelism(), log);
   if (model.buildSeconds > 0) log(`Model built in ${model.buildSeconds.toFixed(0)} s.`);
@@ -388,8 +393,12 @@ async function main(): Promise<void> {
   }
   log(`runs:    ${options.rounds} rounds x ${options.reps} repetitions, alternating order, medians`);
 
-  if (options.only !== 'concurrency') await ppTg(options, tools.llamaBench, model.path);
-  if (options.only !== 'pp-tg') await concurrency(tools.llamaBatchedBench, model.path, options.threads, options.rounds);
+  if (options.only === 'server') {
+    await runServerBench({ llamaServer: tools.llamaServer!, model: model.path, threads: options.threads, rounds: options.rounds, log });
+  } else {
+    if (options.only !== 'concurrency') await ppTg(options, tools.llamaBench, model.path);
+    if (options.only !== 'pp-tg') await concurrency(tools.llamaBatchedBench, model.path, options.threads, options.rounds);
+  }
   log('');
   log(`Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }

@@ -1,6 +1,6 @@
 /**
- * Builds and locates llama.cpp's own tools (llama-bench, llama-batched-bench, llama-quantize) from the same CMake
- * build directory as the addon.
+ * Builds and locates llama.cpp's own tools (llama-bench, llama-batched-bench, llama-quantize and, for
+ * `--only server`, llama-server) from the same CMake build directory as the addon.
  *
  * Why the same build directory: a comparison with a llama-bench from somewhere else would
  * measure compiler flags (GGML_NATIVE, -O levels, BLAS) and llama.cpp versions, not the
@@ -24,6 +24,14 @@ export interface Tools {
   llamaBench: string;
   llamaQuantize: string;
   llamaBatchedBench: string;
+  /** Only when asked for (`ensureTools(log, { server: true })`). */
+  llamaServer?: string;
+}
+
+/** Tools built on request only: llama-server takes minutes to compile on 2 cores. */
+export interface ExtraTools {
+  /** Also build llama-server (without its web UI; see CMakeLists.txt). */
+  server?: boolean;
 }
 
 /** Runs a command with inherited stdio (build output is useful to see); rejects on failure. */
@@ -48,25 +56,29 @@ function locate(name: string): string {
 }
 
 /**
- * Builds llama-bench, llama-batched-bench and llama-quantize (a no-op for ninja when they are up to date, so it
- * runs every time: the tools then always match the current vendored sources).
+ * Builds llama-bench, llama-batched-bench and llama-quantize, and llama-server when `extra.server` (a no-op for
+ * ninja when they are up to date, so it runs every time: the tools then always match the current vendored sources).
  * @throws when there is no build directory (run `npm install` first) or the build fails
  */
-export async function ensureTools(log: (line: string) => void): Promise<Tools> {
+export async function ensureTools(log: (line: string) => void, extra: ExtraTools = {}): Promise<Tools> {
   const cache = join(BUILD_DIR, 'CMakeCache.txt');
   if (!existsSync(cache)) {
     throw new Error(`No CMake build directory at ${BUILD_DIR}: run \`npm install\` first (it configures and builds the addon).`);
   }
-  if (!/^LLAMA_NAPI_BENCH_TOOLS:BOOL=ON$/m.test(readFileSync(cache, 'utf8'))) {
+  const cacheText = readFileSync(cache, 'utf8');
+  // A cache configured with the option before llama-server was part of it lacks LLAMA_BUILD_SERVER=ON: configure again.
+  if (!/^LLAMA_NAPI_BENCH_TOOLS:BOOL=ON$/m.test(cacheText) || (extra.server && !/^LLAMA_BUILD_SERVER:BOOL=ON$/m.test(cacheText))) {
     log('Configuring the build with -DLLAMA_NAPI_BENCH_TOOLS=ON (adds llama.cpp tool targets; the addon is unchanged)…');
     await runInherit('cmake', ['-S', REPO_ROOT, '-B', BUILD_DIR, '-DLLAMA_NAPI_BENCH_TOOLS=ON']);
   }
-  log('Building llama-bench, llama-batched-bench and llama-quantize from the vendored tree (same build dir and flags as the addon)…');
-  await runInherit('cmake', ['--build', BUILD_DIR, '--target', 'llama-bench', 'llama-batched-bench', 'llama-quantize']);
+  const targets = ['llama-bench', 'llama-batched-bench', 'llama-quantize', ...(extra.server ? ['llama-server'] : [])];
+  log(`Building ${targets.join(', ')} from the vendored tree (same build dir and flags as the addon)…`);
+  await runInherit('cmake', ['--build', BUILD_DIR, '--target', ...targets]);
   return {
     llamaBench: locate('llama-bench'),
     llamaQuantize: locate('llama-quantize'),
     llamaBatchedBench: locate('llama-batched-bench'),
+    ...(extra.server ? { llamaServer: locate('llama-server') } : {}),
   };
 }
 
