@@ -8,13 +8,10 @@
  * `cache_prompt` and `grammar` are accepted too.
  */
 import type { GenerateOptions, JsonSchema } from '../index.js';
+import { MAX_SEED, MAX_STOP_STRINGS } from '../options/generate.js';
+import { INT32_MAX } from '../validate.js';
 import { invalidField, unsupportedField } from './errors.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalObject, optionalString, sent, type Body } from './fields.js';
-
-/** The library's limits (GenerateOptions): seed range and stop-string count. */
-const MAX_SEED = 0xffff_fffe;
-const MAX_STOP = 16;
-const INT32_MAX = 0x7fff_ffff;
 
 /** What a generation endpoint takes from the body besides its prompt. */
 export interface GenerationFields {
@@ -86,7 +83,7 @@ function stopStrings(body: Body): string[] {
     throw invalidField('stop', 'a string or an array of strings', value);
   }
   const strings = [...new Set((list as string[]).filter((item) => item !== ''))];
-  if (strings.length > MAX_STOP) throw invalidField('stop', `at most ${MAX_STOP} strings`, `${strings.length} strings`);
+  if (strings.length > MAX_STOP_STRINGS) throw invalidField('stop', `at most ${MAX_STOP_STRINGS} strings`, `${strings.length} strings`);
   if (strings.some((item) => item.includes('\0'))) throw invalidField('stop', 'strings without NUL characters');
   return strings;
 }
