@@ -297,6 +297,7 @@ export class Context implements AsyncDisposable {
       maxTokens: resolved.maxTokens,
       cachePrompt: resolved.cachePrompt,
       priority: resolved.priority,
+      topLogprobs: resolved.topLogprobs,
       stop: resolved.stop,
       signal: resolved.signal,
       callerStack,

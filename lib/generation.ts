@@ -26,12 +26,24 @@ export type FinishReason =
   /** `abort()`, the AbortSignal, or leaving the `for await` loop early. */
   | 'abort';
 
+/** A token's log-probability, and the most likely tokens at its step (see {@link GenerateOptions.logprobs}). */
+export interface TokenLogprob {
+  /** The generated token's id. */
+  token: number;
+  /** Its natural-log probability under the model's distribution at that step (`<= 0`). */
+  logprob: number;
+  /** The `topLogprobs` most likely tokens at that step, most likely first (empty when `topLogprobs` is 0). */
+  topLogprobs: Array<{ token: number; logprob: number }>;
+}
+
 /** One piece of streamed output: what one native step produced. */
 export interface GenerationChunk {
   /** New text; always well-formed (never ends inside a character). May be empty while a multi-byte character or a possible stop string is incomplete. */
   text: string;
   /** The token ids generated in this step (empty for the final flush of held-back text). */
   tokens: number[];
+  /** With `logprobs: true`: one entry per token of `tokens`, in order. */
+  logprobs?: TokenLogprob[];
 }
 
 /** Summary of a finished generation. */
@@ -54,6 +66,8 @@ export interface GenerationResult {
   generationTokensPerSecond: number;
   /** Milliseconds from the start of native work to the first generated token; `null` if none was generated. */
   timeToFirstTokenMs: number | null;
+  /** With `logprobs: true`: one entry per token of `tokens`, in order. */
+  logprobs?: TokenLogprob[];
 }
 
 /**
@@ -88,6 +102,8 @@ export interface GenerationRequest {
   maxTokens: number;
   cachePrompt: boolean;
   priority: number;
+  /** `-1`: no log-probabilities; `k >= 0`: each token's and the `k` most likely. */
+  topLogprobs: number;
   stop: readonly string[];
   signal: AbortSignal | undefined;
   /** Stack of the `generate()` call, given to async errors. */
@@ -140,6 +156,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   readonly #id = nextJobId();
   #text = '';
   readonly #tokens: number[] = [];
+  readonly #logprobs: TokenLogprob[] = [];
 
   /** @internal Use {@link Context.generate}. */
   constructor(host: GenerationHost, request: GenerationRequest) {
@@ -196,6 +213,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   #emit(chunk: GenerationChunk): void {
     this.#text += chunk.text;
     this.#tokens.push(...chunk.tokens);
+    if (chunk.logprobs !== undefined) this.#logprobs.push(...chunk.logprobs);
     if (this.#closed) return;
     const waiter = this.#waiter;
     if (waiter !== undefined) {
@@ -242,24 +260,27 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   }
 
   async #execute(): Promise<GenerationResult> {
-    const { prompt, sampler, maxTokens, cachePrompt, priority } = this.#request;
+    const { prompt, sampler, maxTokens, cachePrompt, priority, topLogprobs } = this.#request;
     this.#host.assertUsable(); // the context may have been disposed while this job waited
     if (this.#abortRequested) return this.#summary('abort', undefined, null);
 
     let firstTokenAt: number | null = null;
     const startedAt = performance.now();
-    const onTokens: NativeTokenCallback = (tokens, bytes) => {
+    const onTokens: NativeTokenCallback = (tokens, bytes, logprobs, topIds, topValues) => {
       if (this.#stream.stopped) return; // late tokens after the stop string: not part of the output
       firstTokenAt ??= performance.now();
       const { text, stopped } = this.#stream.push(bytes);
-      if (text.length > 0 || tokens.length > 0) this.#emit({ text, tokens: Array.from(tokens) });
+      if (text.length === 0 && tokens.length === 0) return;
+      const chunk: GenerationChunk = { text, tokens: Array.from(tokens) };
+      if (logprobs !== undefined) chunk.logprobs = tokenLogprobs(tokens, logprobs, topIds, topValues);
+      this.#emit(chunk);
       if (stopped && this.#running) this.#host.abort(this.#id);
     };
 
     let native: NativeGenerateResult;
     this.#running = true;
     try {
-      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, priority, id: this.#id }, onTokens);
+      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, priority, topLogprobs, id: this.#id }, onTokens);
     } catch (error) {
       // A job's own abort resolves with finishReason 'abort'; the addon rejects a running job
       // with ERR_ABORTED only when the whole context is torn down, which is a disposal here.
@@ -302,7 +323,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   ): GenerationResult {
     const promptTokens = native?.promptTokens ?? this.#request.prompt.length;
     const generatedTokens = native?.generatedTokens ?? this.#tokens.length;
-    return {
+    const summary: GenerationResult = {
       text: this.#text,
       tokens: [...this.#tokens],
       finishReason,
@@ -313,7 +334,29 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       generationTokensPerSecond: perSecond(generatedTokens, native?.generateMicros),
       timeToFirstTokenMs,
     };
+    if (this.#request.topLogprobs >= 0) summary.logprobs = [...this.#logprobs];
+    return summary;
   }
+}
+
+/**
+ * The native callback's flat arrays as one {@link TokenLogprob} per token. Every token has the
+ * same number of alternatives: `topLogprobs`, or the vocabulary size if that is smaller.
+ */
+function tokenLogprobs(
+  tokens: Int32Array,
+  logprobs: Float32Array,
+  topIds: Int32Array = new Int32Array(0),
+  topValues: Float32Array = new Float32Array(0),
+): TokenLogprob[] {
+  const entries: TokenLogprob[] = [];
+  const k = tokens.length > 0 ? topIds.length / tokens.length : 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const topLogprobs: TokenLogprob['topLogprobs'] = [];
+    for (let j = i * k; j < (i + 1) * k; j++) topLogprobs.push({ token: topIds[j]!, logprob: topValues[j]! });
+    entries.push({ token: tokens[i]!, logprob: logprobs[i]!, topLogprobs });
+  }
+  return entries;
 }
 
 function finishReasonOf(reason: NativeFinishReason): FinishReason {

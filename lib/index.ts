@@ -22,7 +22,7 @@ export type { ChatMessage } from './chat-template.js';
 export { chatTemplateNames } from './builtin-templates.js';
 export type { ChatOptions, ChatTemplateOptions } from './options/chat.js';
 export { ChatSession, type ChatSessionOptions, type ContextOverflow } from './chat-session.js';
-export { Generation, type GenerationChunk, type GenerationResult, type FinishReason } from './generation.js';
+export { Generation, type GenerationChunk, type GenerationResult, type FinishReason, type TokenLogprob } from './generation.js';
 export {
   type LoadModelOptions,
   type SplitMode,

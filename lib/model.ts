@@ -20,7 +20,7 @@ import { listDevices } from './devices.js';
 import { resolveContextOptions, type ContextOptions, type Pooling } from './options/context.js';
 import { nativeModelParams, resolveLoadModelOptions, type LoadModelOptions } from './options/load.js';
 import { fitGpuLayers, modelShape } from './estimate.js';
-import { booleanOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
+import { booleanOption, integerOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
 
 /** Options of {@link Model.tokenize}. */
 export interface TokenizeOptions {
@@ -126,6 +126,19 @@ export class Model implements AsyncDisposable {
     const unparseSpecial = o.unparseSpecial === undefined ? false : booleanOption('unparseSpecial', o.unparseSpecial);
     if (ids.length === 0) return '';
     return this.#decoder.decode(callNativeSync(() => this.#native.detokenize(ids, removeSpecial, unparseSpecial)));
+  }
+
+  /**
+   * The bytes one token contributes to text — llama.cpp's `llama_token_to_piece`, with a
+   * SentencePiece token's leading space kept (which {@link Model.detokenize} drops at the start
+   * of a text) and control tokens such as `</s>` as their text. A piece may be part of a UTF-8
+   * character, which is why this returns bytes (OpenAI's `logprobs[].bytes`).
+   * @param token - an id in `[0, vocabularySize)`
+   */
+  tokenPiece(token: number): Uint8Array {
+    this.#assertUsable();
+    const id = integerOption('token', token, { min: 0, max: this.info.vocabularySize - 1 });
+    return callNativeSync(() => this.#native.tokenPiece(id, true));
   }
 
   /**

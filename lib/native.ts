@@ -146,13 +146,23 @@ export interface NativeGenerateParams {
   cachePrompt: boolean;
   /** Higher: admitted and given prompt room first (equal: first come first served). */
   priority: number;
+  /** `-1` (or absent): no log-probabilities; `k >= 0`: each token's and the `k` most likely ones. */
+  topLogprobs?: number;
 }
 
 /**
  * Streamed from the inference thread, in order. `tokens` are the new token ids;
  * `bytes` the concatenated UTF-8 bytes of their pieces (may end inside a character).
+ * With `topLogprobs` k >= 0: `logprobs[i]` is token i's log-probability, and `topIds` /
+ * `topLogprobs` hold k entries per token (most likely first), token i's at `[i*k, (i+1)*k)`.
  */
-export type NativeTokenCallback = (tokens: Int32Array, bytes: Uint8Array) => void;
+export type NativeTokenCallback = (
+  tokens: Int32Array,
+  bytes: Uint8Array,
+  logprobs?: Float32Array,
+  topIds?: Int32Array,
+  topLogprobs?: Float32Array,
+) => void;
 
 export type NativeFinishReason = 'eog' | 'length' | 'abort' | 'context-full';
 
@@ -176,6 +186,8 @@ export interface NativeModel {
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
   /** UTF-8 bytes of the tokens' text (may be invalid UTF-8 if the tokens split a character). */
   detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): Uint8Array;
+  /** The bytes of one token's piece (llama_token_to_piece; `special`: control tokens as their text). */
+  tokenPiece(token: number, special: boolean): Uint8Array;
   /**
    * Formats a conversation with llama_chat_apply_template: `template` is a built-in name or a
    * template text llama.cpp recognises; null = the model's own. Throws ERR_CHAT_TEMPLATE.

@@ -214,7 +214,9 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   request.abort = NewJobFlag(env, params.Get("id"));
 
   auto* completion = new JsCompletion(env, Value(), info[3].As<Napi::Function>());
-  request.on_token = [completion](llama_token t, const char* bytes, size_t n) { completion->PushToken(t, bytes, n); };
+  request.on_token = [completion](llama_token t, const char* bytes, size_t n, const TokenLogprobs* logprobs) {
+    completion->PushToken(t, bytes, n, logprobs);
+  };
   request.on_done = [completion](const GenerateResult& r) {
     completion->Resolve([r](Napi::Env env) {
       Napi::Object out = Napi::Object::New(env);

@@ -213,7 +213,14 @@ void ContextEngine::Sample(Slot& slot) {
       piece_.resize(static_cast<size_t>(-n));
       n = llama_token_to_piece(model_->vocab, token, piece_.data(), static_cast<int32_t>(piece_.size()), 0, false);
     }
-    slot.request.on_token(token, piece_.data(), n > 0 ? static_cast<size_t>(n) : 0);
+    const TokenLogprobs* logprobs = nullptr;
+    if (slot.request.top_logprobs >= 0) {
+      const float* logits = llama_get_logits_ith(ctx_, slot.batch_index);
+      if (logits == nullptr) throw NativeError(kErrDecode, "llama.cpp returned no logits");
+      ComputeTokenLogprobs(logits, VocabSize(), token, slot.request.top_logprobs, logprob_order_, logprobs_);
+      logprobs = &logprobs_;
+    }
+    slot.request.on_token(token, piece_.data(), n > 0 ? static_cast<size_t>(n) : 0, logprobs);
     slot.result.generated_tokens++;
     if (slot.request.max_tokens >= 0 && slot.result.generated_tokens >= slot.request.max_tokens) return Finish(slot, "length");
     // Prompt plus generated tokens never exceed the sequence (the last one needs no slot of

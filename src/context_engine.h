@@ -101,6 +101,8 @@ class ContextEngine {
   size_t first_ = 0;  // which generating request goes first when not all fit one batch
   std::vector<Slot*> generating_, prompting_;  // FillBatch's lists, kept to spare an allocation per step
   std::string piece_;
+  TokenLogprobs logprobs_;             // scratch of Sample for requests that ask for them
+  std::vector<llama_token> logprob_order_;
 };
 
 }  // namespace llama_napi

@@ -11,11 +11,16 @@ JsCompletion::JsCompletion(Napi::Env env, Napi::Object owner, Napi::Function on_
       owner_(Napi::Persistent(owner)),
       tsfn_(Napi::ThreadSafeFunction::New(env, on_tokens, "llama-napi:job", 0, 1)) {}
 
-void JsCompletion::PushToken(int32_t token, const char* bytes, size_t length) {
+void JsCompletion::PushToken(int32_t token, const char* bytes, size_t length, const TokenLogprobs* logprobs) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     tokens_.push_back(token);
     bytes_.append(bytes, length);
+    if (logprobs != nullptr) {
+      logprobs_.push_back(logprobs->logprob);
+      top_ids_.insert(top_ids_.end(), logprobs->top_ids.begin(), logprobs->top_ids.end());
+      top_logprobs_.insert(top_logprobs_.end(), logprobs->top_logprobs.begin(), logprobs->top_logprobs.end());
+    }
     if (drain_queued_) return;
     drain_queued_ = true;
   }
@@ -25,10 +30,16 @@ void JsCompletion::PushToken(int32_t token, const char* bytes, size_t length) {
 void JsCompletion::Drain(Napi::Env env, Napi::Function on_tokens) {
   std::vector<int32_t> tokens;
   std::string bytes;
+  std::vector<float> logprobs;
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_logprobs;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     tokens.swap(tokens_);
     bytes.swap(bytes_);
+    logprobs.swap(logprobs_);
+    top_ids.swap(top_ids_);
+    top_logprobs.swap(top_logprobs_);
     drain_queued_ = false;
   }
   if (tokens.empty() || on_tokens.IsEmpty()) return;
@@ -36,7 +47,18 @@ void JsCompletion::Drain(Napi::Env env, Napi::Function on_tokens) {
   std::memcpy(ids.Data(), tokens.data(), tokens.size() * sizeof(int32_t));
   Napi::Uint8Array text = Napi::Uint8Array::New(env, bytes.size());
   if (!bytes.empty()) std::memcpy(text.Data(), bytes.data(), bytes.size());
-  on_tokens.Call({ids, text});
+  if (logprobs.empty()) {
+    on_tokens.Call({ids, text});
+    return;
+  }
+  auto floats = [env](const std::vector<float>& v) {
+    Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+    return a;
+  };
+  Napi::Int32Array top = Napi::Int32Array::New(env, top_ids.size());
+  if (!top_ids.empty()) std::memcpy(top.Data(), top_ids.data(), top_ids.size() * sizeof(int32_t));
+  on_tokens.Call({ids, text, floats(logprobs), top, floats(top_logprobs)});
 }
 
 void JsCompletion::Settle(std::function<void(Napi::Env)> settle) {

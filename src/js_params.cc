@@ -1,5 +1,6 @@
 #include "js_params.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <regex>
 
@@ -161,6 +162,8 @@ void GenerateParamsFromJs(Napi::Env env, Napi::Object params, SlotRequest& reque
   request.reuse_prefix = params.Get("cachePrompt").ToBoolean();
   Napi::Value priority = params.Get("priority");
   if (priority.IsNumber()) request.priority = priority.As<Napi::Number>().Int32Value();
+  Napi::Value top_logprobs = params.Get("topLogprobs");
+  if (top_logprobs.IsNumber()) request.top_logprobs = std::max(-1, top_logprobs.As<Napi::Number>().Int32Value());
 }
 
 std::vector<llama_token> TokensFromJs(Napi::Env env, Napi::Value value) {

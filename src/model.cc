@@ -91,6 +91,7 @@ Napi::Function Model::Define(Napi::Env env) {
                          InstanceMethod<&Model::Info>("info"),
                          InstanceMethod<&Model::Tokenize>("tokenize"),
                          InstanceMethod<&Model::Detokenize>("detokenize"),
+                         InstanceMethod<&Model::TokenPiece>("tokenPiece"),
                          InstanceMethod<&Model::ApplyChatTemplate>("applyChatTemplate"),
                          InstanceMethod<&Model::ControlTokens>("controlTokens"),
                          InstanceMethod<&Model::Dispose>("dispose"),
@@ -243,6 +244,25 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
   if (n < 0) ThrowCoded(env, kErrNative, "llama_detokenize failed");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, n);
   std::copy(text.begin(), text.begin() + n, out.Data());
+  return out;
+}
+
+Napi::Value Model::TokenPiece(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelHandle& h = Loaded(env);
+  if (info.Length() < 2 || !info[0].IsNumber()) ThrowCoded(env, kErrInvalidArg, "tokenPiece(token, special)");
+  const int32_t token = info[0].As<Napi::Number>().Int32Value();
+  if (token < 0 || token >= llama_vocab_n_tokens(h.vocab)) ThrowCoded(env, kErrInvalidArg, "token id out of range");
+  const bool special = info[1].ToBoolean();
+  std::vector<char> piece(32);
+  int32_t n = llama_token_to_piece(h.vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+  if (n < 0) {
+    piece.resize(static_cast<size_t>(-n));
+    n = llama_token_to_piece(h.vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+  }
+  if (n < 0) ThrowCoded(env, kErrNative, "llama_token_to_piece failed");
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(n));
+  std::copy(piece.begin(), piece.begin() + n, out.Data());
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "llama.h"
+#include "token_logprobs.h"
 
 namespace llama_napi {
 
@@ -38,8 +39,10 @@ struct SlotRequest {
   bool logits_only = false;              // evaluate the prompt, report the last logits, stop
   bool embed = false;                    // evaluate the prompt, report its pooled embedding, stop
   int32_t priority = 0;                  // higher: admitted and given prompt room first
+  int32_t top_logprobs = -1;             // -1: no log-probabilities; k >= 0: the chosen token's and the top k
   std::shared_ptr<const std::atomic<bool>> abort;
-  std::function<void(llama_token, const char* piece, size_t length)> on_token;
+  // `logprobs` is null unless the request asked for them (top_logprobs >= 0).
+  std::function<void(llama_token, const char* piece, size_t length, const TokenLogprobs* logprobs)> on_token;
   std::function<void(const GenerateResult&)> on_done;
   std::function<void(std::vector<float>)> on_logits;  // logits_only and embed
   std::function<void(const std::string& code, const std::string& message)> on_error;

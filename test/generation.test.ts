@@ -101,6 +101,7 @@ function request(overrides: Partial<GenerationRequest> = {}): GenerationRequest 
     maxTokens: -1,
     cachePrompt: true,
     priority: 0,
+    topLogprobs: -1,
     stop: [],
     signal: undefined,
     callerStack: undefined,

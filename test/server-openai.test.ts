@@ -109,7 +109,11 @@ describe('openai client: chat completions', () => {
       },
     );
     await assert.rejects(client.chat.completions.create({ model: MODEL, messages: question, n: 2 }), OpenAI.BadRequestError);
-    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: question, logprobs: true }), /log-probabilities are not supported/);
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: question, logprobs: true, top_logprobs: 21 }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.BadRequestError);
+      assert.equal(error.param, 'top_logprobs');
+      return true;
+    });
     const long = 'word '.repeat(2000);
     await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: long }] }), (error: unknown) => {
       assert.ok(error instanceof OpenAI.BadRequestError);
@@ -146,6 +150,77 @@ describe('openai client: completions', () => {
     const stopped = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 6, temperature: 0, stop: [stopAt] });
     assert.equal(stopped.choices[0]!.finish_reason, 'stop');
     assert.equal(stopped.choices[0]!.text, free.choices[0]!.text.slice(0, free.choices[0]!.text.indexOf(stopAt)));
+  });
+});
+
+describe('openai client: logprobs', () => {
+  type ChatTokenLogprob = OpenAI.Chat.Completions.ChatCompletionTokenLogprob;
+
+  function assertChatLogprobs(content: ChatTokenLogprob[], text: string, top: number): void {
+    assert.equal(content.map((entry) => entry.token).join(''), text, 'the tokens spell the text');
+    for (const entry of content) {
+      assert.equal(Buffer.from(entry.bytes!).toString('utf8'), entry.token);
+      assert.ok(entry.logprob <= 0);
+      assert.equal(entry.top_logprobs.length, top);
+      assert.equal(entry.top_logprobs[0]!.token, entry.token, 'greedy: the chosen token is the most likely');
+      assert.equal(entry.top_logprobs[0]!.logprob, entry.logprob);
+      for (let i = 1; i < top; i++) assert.ok(entry.top_logprobs[i]!.logprob <= entry.top_logprobs[i - 1]!.logprob);
+    }
+  }
+
+  it('chat: logprobs and top_logprobs, the same streamed as answered whole', async () => {
+    const request = { model: MODEL, messages: question, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 } as const;
+    const whole = await client.chat.completions.create(request);
+    const content = whole.choices[0]!.logprobs!.content!;
+    assert.equal(content.length, 6);
+    assertChatLogprobs(content, whole.choices[0]!.message.content!, 3);
+
+    const stream = await client.chat.completions.create({ ...request, stream: true });
+    const streamed: ChatTokenLogprob[] = [];
+    let text = '';
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    }
+    assert.equal(text, whole.choices[0]!.message.content);
+    assertChatLogprobs(streamed, text, 3);
+    assert.deepEqual(
+      streamed.map((e) => e.token),
+      content.map((e) => e.token),
+    );
+    for (const [i, entry] of streamed.entries()) assert.ok(Math.abs(entry.logprob - content[i]!.logprob) < 1e-3);
+
+    const none = await client.chat.completions.create({ model: MODEL, messages: question, max_tokens: 2, temperature: 0 });
+    assert.equal(none.choices[0]!.logprobs, null);
+  });
+
+  it('completions: the legacy logprobs arrays with text offsets', async () => {
+    const request = { model: MODEL, prompt: 'Once upon a time', max_tokens: 6, temperature: 0, logprobs: 2 } as const;
+    const whole = await client.completions.create(request);
+    const { text } = whole.choices[0]!;
+    const logprobs = whole.choices[0]!.logprobs!;
+    assert.equal(logprobs.tokens!.join(''), text);
+    assert.equal(logprobs.token_logprobs!.length, 6);
+    assert.equal(logprobs.top_logprobs!.length, 6);
+    let offset = 0;
+    for (const [i, token] of logprobs.tokens!.entries()) {
+      assert.equal(logprobs.text_offset![i], offset);
+      assert.equal(text.slice(offset, offset + token.length), token);
+      offset += token.length;
+      const alternatives = logprobs.top_logprobs![i]!;
+      assert.ok(Object.keys(alternatives).length >= 1 && Object.keys(alternatives).length <= 2);
+      assert.equal(Math.max(...Object.values(alternatives)), alternatives[token], 'greedy: the chosen token is the most likely');
+    }
+
+    const stream = await client.completions.create({ ...request, stream: true });
+    const tokens: string[] = [];
+    const offsets: number[] = [];
+    for await (const chunk of stream) {
+      tokens.push(...(chunk.choices[0]!.logprobs?.tokens ?? []));
+      offsets.push(...(chunk.choices[0]!.logprobs?.text_offset ?? []));
+    }
+    assert.deepEqual(tokens, logprobs.tokens);
+    assert.deepEqual(offsets, logprobs.text_offset);
   });
 });
 

@@ -94,6 +94,19 @@ export interface GenerateOptions {
    * it. Ids in `[0, vocabularySize)`, biases in `[-1e30, 1e30]` or `-Infinity`.
    */
   logitBias?: LogitBias;
+  /**
+   * Report the log-probability of every generated token (in each chunk's and the result's
+   * `logprobs`). They are of the model's own distribution at that step — the softmax of its
+   * logits before any sampler stage (temperature, penalties, logit bias, grammar) — as
+   * llama-server reports them by default and OpenAI's `logprobs` describe. Costs one pass over
+   * the vocabulary per token. Default `false`.
+   */
+  logprobs?: boolean;
+  /**
+   * With `logprobs`, also report this many of the most likely tokens at each step (most likely
+   * first), an integer in `[0, 100]`. Default `0`.
+   */
+  topLogprobs?: number;
 }
 
 /** {@link GenerateOptions} after validation, with defaults applied. @internal */
@@ -116,6 +129,8 @@ export interface ResolvedGenerateOptions {
   /** The schema as JSON text. */
   jsonSchema: string | undefined;
   logitBias: LogitBiasEntries;
+  /** `-1`: no log-probabilities; `k >= 0`: the chosen token's and the `k` most likely. */
+  topLogprobs: number;
 }
 
 /**
@@ -140,6 +155,8 @@ export const GENERATE_DEFAULTS = Object.freeze({
 
 /** Largest accepted seed; llama.cpp reads 0xFFFFFFFF (LLAMA_DEFAULT_SEED) as "random". */
 export const MAX_SEED = 0xffff_fffe;
+/** Most alternatives `topLogprobs` may ask for per token. */
+export const MAX_TOP_LOGPROBS = 100;
 /** Most stop strings per generation: each one is searched on every token. */
 export const MAX_STOP_STRINGS = 16;
 
@@ -162,6 +179,8 @@ export const GENERATE_KEYS = [
   'grammar',
   'jsonSchema',
   'logitBias',
+  'logprobs',
+  'topLogprobs',
 ] as const;
 
 /** A random seed in `[0, MAX_SEED]` from the OS's CSPRNG. */
@@ -176,6 +195,11 @@ export function resolveGenerateOptions(options: unknown): ResolvedGenerateOption
   const d = GENERATE_DEFAULTS;
   if (o.grammar !== undefined && o.jsonSchema !== undefined) {
     throw typeError('jsonSchema', 'undefined when "grammar" is given (one constraint per generation)', o.jsonSchema);
+  }
+  const logprobs = o.logprobs === undefined ? false : booleanOption('logprobs', o.logprobs);
+  const topLogprobs = o.topLogprobs === undefined ? 0 : integerOption('topLogprobs', o.topLogprobs, { min: 0, max: MAX_TOP_LOGPROBS });
+  if (topLogprobs > 0 && !logprobs) {
+    throw typeError('logprobs', 'true when "topLogprobs" is given (the alternatives come with the log-probabilities)', o.logprobs);
   }
   return {
     maxTokens: o.maxTokens === undefined ? d.maxTokens : integerOption('maxTokens', o.maxTokens, { min: -1, max: INT32_MAX }),
@@ -199,5 +223,6 @@ export function resolveGenerateOptions(options: unknown): ResolvedGenerateOption
     grammar: o.grammar === undefined ? undefined : grammarOption(o.grammar),
     jsonSchema: o.jsonSchema === undefined ? undefined : jsonSchemaOption(o.jsonSchema),
     logitBias: o.logitBias === undefined ? [] : logitBiasOption(o.logitBias),
+    topLogprobs: logprobs ? topLogprobs : -1,
   };
 }

@@ -5,6 +5,7 @@
 import type { ChatMessage } from '../index.js';
 import { invalidField } from './errors.js';
 import { cText, requestObject, type Body } from './fields.js';
+import { chatLogprobsFields } from './logprobs.js';
 import { generationFields, type GenerationFields } from './sampling-fields.js';
 
 export interface ChatRequest extends GenerationFields {
@@ -19,7 +20,9 @@ export function parseChatRequest(body: unknown, vocabularySize: number): ChatReq
   const list = o['messages'];
   if (!Array.isArray(list) || list.length === 0) throw invalidField('messages', 'a non-empty array of messages', list);
   const messages = list.map((message: unknown, i) => chatMessage(message, `messages[${i}]`));
-  return { messages, ...generationFields(o, vocabularySize, ['max_completion_tokens', 'max_tokens']) };
+  const fields = generationFields(o, vocabularySize, ['max_completion_tokens', 'max_tokens']);
+  chatLogprobsFields(o, fields.options);
+  return { messages, ...fields };
 }
 
 function chatMessage(value: unknown, param: string): ChatMessage {

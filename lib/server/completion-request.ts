@@ -4,6 +4,7 @@
  */
 import { invalidField, unsupportedField } from './errors.js';
 import { cText, requestObject, sent, tokenArray } from './fields.js';
+import { completionLogprobsFields } from './logprobs.js';
 import { generationFields, type GenerationFields } from './sampling-fields.js';
 
 export interface CompletionRequest extends GenerationFields {
@@ -15,7 +16,9 @@ export function parseCompletionRequest(body: unknown, vocabularySize: number): C
   const o = requestObject(body);
   if (o['echo'] === true) throw unsupportedField('echo', 'the prompt is not echoed back');
   if (sent(o, 'suffix') && o['suffix'] !== '') throw unsupportedField('suffix', 'fill-in-the-middle is not supported');
-  return { prompt: prompt(o['prompt'], vocabularySize), ...generationFields(o, vocabularySize, ['max_tokens']) };
+  const fields = generationFields(o, vocabularySize, ['max_tokens']);
+  completionLogprobsFields(o, fields.options);
+  return { prompt: prompt(o['prompt'], vocabularySize), ...fields };
 }
 
 /**

@@ -5,7 +5,7 @@
  * metrics is here, once.
  */
 import { performance } from 'node:perf_hooks';
-import type { FinishReason, Generation, GenerationResult } from '../index.js';
+import type { FinishReason, Generation, GenerationResult, TokenLogprob } from '../index.js';
 import { HttpError, toHttpError } from './errors.js';
 import { CLIENT_GONE_STATUS, ClientGone, type Exchange } from './exchange.js';
 import { sendJson } from './http-io.js';
@@ -24,14 +24,14 @@ export interface Usage {
 export interface ResponseShape {
   /** Stream events sent before the first text (chat: the assistant role). */
   opening(): object[];
-  /** The stream event carrying a text delta. */
-  delta(text: string): object;
+  /** The stream event carrying a text delta and, when asked for, its tokens' log-probabilities. */
+  delta(text: string, logprobs: readonly TokenLogprob[] | undefined): object;
   /** The stream event carrying the finish reason. */
   closing(finishReason: string): object;
   /** The stream event carrying usage (empty choices), sent when `stream_options.include_usage`. */
   usage(usage: Usage): object;
   /** The whole answer of a request that did not ask to stream. */
-  complete(text: string, finishReason: string, usage: Usage): object;
+  complete(text: string, finishReason: string, usage: Usage, logprobs: readonly TokenLogprob[] | undefined): object;
 }
 
 /** Runs the job and answers; returns the status to record (499 when the client left). */
@@ -99,7 +99,7 @@ async function deliver(
   let writer: SseWriter<object> | undefined;
   const open = (): SseWriter<object> => {
     if (writer === undefined) {
-      writer = new SseWriter<object>(x.res, (text) => shape.delta(text));
+      writer = new SseWriter<object>(x.res, (text, logprobs) => shape.delta(text, logprobs));
       for (const event of shape.opening()) writer.event(event);
     }
     return writer;
@@ -114,7 +114,7 @@ async function deliver(
         else metrics.interTokens((now - last) / 1000, chunk.tokens.length);
         last = now;
       }
-      if (fields.stream) open().text(chunk.text);
+      if (fields.stream) open().text(chunk.text, chunk.logprobs);
     }
     result = await generation.result;
   } catch (error) {
@@ -142,7 +142,7 @@ async function deliver(
     prompt_tokens_details: { cached_tokens: result.cachedTokens },
   };
   if (!fields.stream) {
-    sendJson(x.res, 200, shape.complete(result.text, finishReason, usage));
+    sendJson(x.res, 200, shape.complete(result.text, finishReason, usage, result.logprobs));
     return 200;
   }
   const sse = open();

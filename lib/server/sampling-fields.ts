@@ -5,7 +5,8 @@
  * Defaults: a field the client sends has OpenAI's meaning; a field it omits takes llama.cpp's
  * default, as llama-server does (temperature 0.8, top_p 0.95, top-k 40, min-p 0.05, no length
  * limit). llama-server's extension fields `top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`,
- * `cache_prompt` and `grammar` are accepted too.
+ * `cache_prompt` and `grammar` are accepted too. `logprobs` differs between the two APIs: each
+ * request parser reads it (./logprobs.ts).
  */
 import type { GenerateOptions, JsonSchema } from '../index.js';
 import { MAX_SEED, MAX_STOP_STRINGS } from '../options/generate.js';
@@ -142,11 +143,4 @@ function rejectUnsupported(body: Body): void {
   }
   const bestOf = body['best_of'];
   if (bestOf !== undefined && bestOf !== null && bestOf !== 1) throw unsupportedField('best_of', 'only best_of = 1');
-  const logprobs = body['logprobs'];
-  if (logprobs !== undefined && logprobs !== null && logprobs !== false && logprobs !== 0) {
-    throw unsupportedField('logprobs', 'token log-probabilities are not supported yet');
-  }
-  if (sent(body, 'top_logprobs') && body['top_logprobs'] !== 0) {
-    throw unsupportedField('top_logprobs', 'token log-probabilities are not supported yet');
-  }
 }

@@ -1,20 +1,27 @@
 /**
  * Server-sent events with backpressure. Each response has its own writer: when the client reads
- * slowly and `res.write()` says the socket buffer is full, new text is not queued as more events
- * but appended to one pending delta, sent as a single event at the next 'drain'. Memory per slow
- * client is then bounded by the text of its own generation (at most one sequence of tokens), and
- * the shared engine never waits for any one reader.
+ * slowly and `res.write()` says the socket buffer is full, new text (and its tokens'
+ * log-probabilities, when asked for) is not queued as more events but appended to one pending
+ * delta, sent as a single event at the next 'drain'. Memory per slow client is then bounded by
+ * the text of its own generation (at most one sequence of tokens), and the shared engine never
+ * waits for any one reader.
  */
 import type { ServerResponse } from 'node:http';
+import type { TokenLogprob } from '../index.js';
 
 export class SseWriter<Event> {
   readonly #res: ServerResponse;
   /** Builds the event that carries a (possibly coalesced) text delta. */
-  readonly #textEvent: (text: string) => Event;
+  readonly #textEvent: (text: string, logprobs: readonly TokenLogprob[] | undefined) => Event;
   #pending = '';
+  #pendingLogprobs: TokenLogprob[] | undefined;
   #blocked = false;
 
-  constructor(res: ServerResponse, textEvent: (text: string) => Event, headers: Record<string, string> = {}) {
+  constructor(
+    res: ServerResponse,
+    textEvent: (text: string, logprobs: readonly TokenLogprob[] | undefined) => Event,
+    headers: Record<string, string> = {},
+  ) {
     this.#res = res;
     this.#textEvent = textEvent;
     res.writeHead(200, {
@@ -41,9 +48,15 @@ export class SseWriter<Event> {
     return this.#pending.length;
   }
 
-  /** Sends a text delta now, or coalesces it with what is waiting if the socket is full. */
-  text(delta: string): void {
-    if (delta === '' || this.closed) return;
+  /**
+   * Sends a text delta now, or coalesces it with what is waiting if the socket is full. Tokens
+   * whose text is still held back (an incomplete character, a possible stop string) send their
+   * log-probabilities with the text that follows.
+   */
+  text(delta: string, logprobs?: readonly TokenLogprob[]): void {
+    if (this.closed) return;
+    if (logprobs !== undefined && logprobs.length > 0) (this.#pendingLogprobs ??= []).push(...logprobs);
+    if (delta === '') return;
     this.#pending += delta;
     if (!this.#blocked) this.#flushText();
   }
@@ -71,10 +84,12 @@ export class SseWriter<Event> {
   }
 
   #flushText(): void {
-    if (this.#pending === '') return;
+    if (this.#pending === '' && this.#pendingLogprobs === undefined) return;
     const text = this.#pending;
+    const logprobs = this.#pendingLogprobs;
     this.#pending = '';
-    this.#write(this.#textEvent(text));
+    this.#pendingLogprobs = undefined;
+    this.#write(this.#textEvent(text, logprobs));
   }
 
   #write(event: unknown): void {
