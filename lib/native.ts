@@ -244,10 +244,13 @@ export interface NativeAddon {
   /** Routes llama.cpp/ggml log lines at or above `minLevel` to `logger` (null = off). Errors are always kept for error messages. */
   setLogger(logger: ((level: NativeLogLevel, text: string) => void) | null, minLevel: NativeLogLevel): void;
   /**
-   * Interrupts and joins every inference thread in the process. For the 'exit' event only:
-   * afterwards no context can run again.
+   * Interrupts and joins every inference thread in the process, and aborts every model load and
+   * waits until none is inside llama.cpp. For the 'exit' event only: afterwards no context can
+   * run again.
    */
   shutdown(): void;
+  /** Model loads inside llama.cpp right now (the exit test checks that `shutdown` leaves none). */
+  runningLoads(): number;
   /**
    * Loads the file's metadata with llama_model_params.no_alloc and plans one context, on a libuv
    * worker, and reports what llama.cpp would allocate (llama_get_memory_breakdown), by device;

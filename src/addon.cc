@@ -16,6 +16,7 @@
 #include "log.h"
 #include "model.h"
 #include "quantize.h"
+#include "running_loads.h"
 
 namespace llama_napi {
 
@@ -62,7 +63,14 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
-void ShutdownAll(const Napi::CallbackInfo&) { InferenceLoop::StopAll(); }
+void ShutdownAll(const Napi::CallbackInfo&) {
+  InferenceLoop::StopAll();
+  RunningLoad::AbortAllAndWait();
+}
+
+Napi::Value RunningLoads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(RunningLoad::Count()));
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // llama.cpp's process-wide state is set up once, whatever number of environments load us.
@@ -82,6 +90,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", context);
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
   exports.Set("shutdown", Napi::Function::New<ShutdownAll>(env, "shutdown"));
+  exports.Set("runningLoads", Napi::Function::New<RunningLoads>(env, "runningLoads"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("listDevices", Napi::Function::New<ListDevices>(env, "listDevices"));
   exports.Set("estimateMemory", Napi::Function::New<EstimateMemory>(env, "estimateMemory"));

@@ -9,6 +9,7 @@
 #include "js_params.h"
 #include "log.h"
 #include "progress_job.h"
+#include "running_loads.h"
 
 namespace llama_napi {
 
@@ -34,6 +35,7 @@ class LoadJob : public ProgressJob {
  private:
   // Worker thread.
   void Execute() override {
+    RunningLoad running(abort_);  // process exit stops and waits for this load
     params_.progress_callback = &LoadJob::OnProgress;
     params_.progress_callback_user_data = this;
     placement_.Apply(params_);  // llama.cpp keeps these pointers for the whole load: they point into this job
@@ -204,12 +206,19 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
   const bool parse_special = info[2].ToBoolean();
   // Two calls: the first (into a guess) tells the exact count when the guess is short.
   std::vector<llama_token> tokens(text.size() + 2);
-  int32_t n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                             static_cast<int32_t>(tokens.size()), add_special, parse_special);
-  if (n < 0) {
-    tokens.resize(-n);
+  int32_t n = 0;
+  // llama_tokenize lets std::out_of_range through when a SentencePiece vocabulary lacks the
+  // byte token (<0xXX>) that a character falls back to; uncaught, it would end the process.
+  try {
     n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
                        static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    if (n < 0) {
+      tokens.resize(-n);
+      n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                         static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    }
+  } catch (const std::exception& e) {
+    ThrowCoded(env, kErrNative, std::string("llama_tokenize failed (the vocabulary cannot encode this text): ") + e.what());
   }
   if (n < 0) ThrowCoded(env, kErrNative, "llama_tokenize failed");
   Napi::Int32Array out = Napi::Int32Array::New(env, n);
