@@ -112,6 +112,43 @@ describe('server: SSE framing', () => {
     ]);
   });
 
+  it('coalesces log-probabilities with their text, and sends those of held-back text with what follows', () => {
+    const written: string[] = [];
+    let full = false;
+    const res = Object.assign(new EventEmitter(), {
+      destroyed: false,
+      writableEnded: false,
+      writeHead: () => {},
+      write: (data: string) => {
+        written.push(data);
+        return !full;
+      },
+      end: () => {},
+    }) as unknown as ServerResponse;
+    const lp = (token: number) => ({ token, logprob: -token, topLogprobs: [] });
+    const writer = new SseWriter<object>(res, (text, logprobs) => ({ t: text, l: logprobs?.map((e) => e.token) ?? null }));
+    writer.text('', [lp(1)]); // a token whose text is held back (an incomplete character)
+    writer.text('ab', [lp(2)]);
+    full = true;
+    writer.text('c', [lp(3)]); // fills the socket
+    writer.text('d', [lp(4)]);
+    writer.text('e', [lp(5)]);
+    full = false;
+    res.emit('drain');
+    writer.text('', [lp(6)]);
+    writer.event({ end: true });
+    assert.deepEqual(
+      written.map((line) => JSON.parse(line.slice('data: '.length))),
+      [
+        { t: 'ab', l: [1, 2] },
+        { t: 'c', l: [3] },
+        { t: 'de', l: [4, 5] },
+        { t: '', l: [6] },
+        { end: true },
+      ],
+    );
+  });
+
   it('a client that stops reading does not stall the others', async () => {
     const body = JSON.stringify({ ...hello, max_tokens: 200, stream: true, temperature: 0 });
     const socket = connect(main.port, '127.0.0.1');
