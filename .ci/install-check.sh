@@ -56,6 +56,8 @@ done
 prebuilt="$app/node_modules/llama-napi/prebuilds/linux-x64"
 ldd "$prebuilt/libllama-napi-ggml-base.so" | grep -q "libgomp.so.1 => $prebuilt/libgomp.so.1" ||
   { say "error: libgomp does not resolve inside the prebuild"; ldd "$prebuilt/libllama-napi-ggml-base.so"; exit 1; }
+# llama.cpp's RPC backend is in every prebuild (smoke.mjs checks that it loads).
+[ -f "$prebuilt/libggml-rpc.so" ] || { say "error: the prebuild lacks libggml-rpc.so"; exit 1; }
 PATH="$nobin" node smoke.mjs "$work/model.gguf" prebuild
 PATH="$nobin" node smoke.cjs "$work/model.gguf" prebuild
 PATH="$nobin" npx --no-install llama-napi

@@ -14,8 +14,9 @@
  * against its turn 1.
  *
  * `--only server` instead: our OpenAI-compatible server against llama-server (server-bench.ts).
+ * `--only rpc`: the model local against split over 1 and 2 loopback RPC servers (rpc-bench.ts).
  *
- *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server]
+ *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server|rpc]
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -26,6 +27,7 @@ import { runBindingRound, type BindingRound } from './binding-bench.js';
 import { runBindingConcurrency, runChatTtft, turnRatio, type ConcurrencyLevel } from './concurrency-bench.js';
 import { ensureBenchModel, FULL_SPEC, QUANT_TYPE, QUICK_SPEC } from './model.js';
 import { findTest, runLlamaBench, type NativeResult } from './native-bench.js';
+import { runRpcBench } from './rpc-bench.js';
 import { runServerBench } from './server-bench.js';
 import { fmt, max, median, mib, pct, spread, table } from './stats.js';
 import { ensureTools } from './tools.js';
@@ -64,7 +66,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --sweep       afterwards, threads {1,2} x poll {0,50}, one round each, to choose defaults from numbers
   --only WHAT   run only 'pp-tg' (the llama-bench comparison), 'concurrency' (streams and chat turns)
                 or 'server' (our HTTP server against llama-server at 1, 4, 16 and 64 streaming clients;
-                only with this option, it builds llama-server)
+                only with this option, it builds llama-server) or 'rpc' (local against 1 and 2 loopback
+                RPC servers, binding and llama-bench -rpc, and load times with the servers' tensor cache)
   --help`;
 
 interface Options {
@@ -74,7 +77,7 @@ interface Options {
   reps: number;
   quick: boolean;
   sweep: boolean;
-  only: 'pp-tg' | 'concurrency' | 'server' | undefined;
+  only: 'pp-tg' | 'concurrency' | 'server' | 'rpc' | undefined;
 }
 
 function parseOptions(): Options | undefined {
@@ -109,8 +112,8 @@ function parseOptions(): Options | undefined {
 }
 
 function onlyOption(value: string | undefined): Options['only'] {
-  if (value === undefined || value === 'pp-tg' || value === 'concurrency' || value === 'server') return value;
-  throw new RangeError(`--only must be pp-tg, concurrency or server, got ${value}`);
+  if (value === undefined || value === 'pp-tg' || value === 'concurrency' || value === 'server' || value === 'rpc') return value;
+  throw new RangeError(`--only must be pp-tg, concurrency, server or rpc, got ${value}`);
 }
 
 const log = (line: string): void => console.log(line);
@@ -393,7 +396,9 @@ async function main(): Promise<void> {
   }
   log(`runs:    ${options.rounds} rounds x ${options.reps} repetitions, alternating order, medians`);
 
-  if (options.only === 'server') {
+  if (options.only === 'rpc') {
+    await runRpcBench({ llamaBench: tools.llamaBench, model: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });
+  } else if (options.only === 'server') {
     await runServerBench({ llamaServer: tools.llamaServer!, model: model.path, threads: options.threads, rounds: options.rounds, log });
   } else {
     if (options.only !== 'concurrency') await ppTg(options, tools.llamaBench, model.path);

@@ -47,6 +47,8 @@ export interface BindingBenchOptions {
   ubatchSize: number;
   /** `loadModel`'s gpuLayers (default 0: CPU only); for GPU builds (bench/gpu.ts). */
   gpuLayers?: number;
+  /** `loadModel`'s rpcServers (bench/rpc-bench.ts). */
+  rpcServers?: string[];
 }
 
 /** Samples of one round (one model load). */
@@ -159,7 +161,7 @@ async function chooseGenerationPrompt(ctx: Context, model: Model, nGen: number, 
 export async function runBindingRound(o: BindingBenchOptions): Promise<BindingRound> {
   const notes: string[] = [];
   const loadStart = performance.now();
-  await using model = await loadModel(o.modelPath, { gpuLayers: o.gpuLayers ?? 0 });
+  await using model = await loadModel(o.modelPath, { gpuLayers: o.gpuLayers ?? 0, ...(o.rpcServers ? { rpcServers: o.rpcServers } : {}) });
   const loadMs = performance.now() - loadStart;
 
   // One context for all tests. Its size only has to hold the longest test: attention only

@@ -46,6 +46,8 @@ export interface NativeBenchOptions {
   ubatchSize: number;
   /** Layers offloaded to a GPU (`-ngl`); default 0, the binding's default (CPU only). */
   gpuLayers?: number;
+  /** RPC servers (`-rpc host:port,…`; bench/rpc-bench.ts). */
+  rpc?: readonly string[];
 }
 
 /** Runs llama-bench once and returns one entry per test. */
@@ -59,6 +61,7 @@ export async function runLlamaBench(o: NativeBenchOptions): Promise<NativeResult
     '-b', String(o.batchSize),
     '-ub', String(o.ubatchSize),
     '-ngl', String(o.gpuLayers ?? 0), // default CPU, like the binding's default gpuLayers: 0
+    ...(o.rpc && o.rpc.length > 0 ? ['-rpc', o.rpc.join(',')] : []),
     '-r', String(o.repetitions),
     '-o', 'json',
   ];

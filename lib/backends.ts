@@ -13,6 +13,10 @@
  *   load or initialise (no driver, no libcuda) is skipped with a logged reason: generation
  *   then runs on the CPU.
  *
+ * - the RPC backend (`libggml-rpc.so`, remote machines as devices): loaded when present, in
+ *   every configuration; it registers no device until a model names `rpcServers`, and a
+ *   failure to load it is recorded, never fatal (only RPC is then unavailable).
+ *
  * Searched folders: the addon's own folder, then the installed backend packages
  * (`@llama-napi/<backend>-<platform>-<arch>`), then `LLAMA_NAPI_BACKEND_PATH`.
  * @internal
@@ -191,7 +195,7 @@ function loadGpus(addon: NativeAddon, files: BackendFile[], skipped: SkippedBack
   const loaded: LoadedBackend[] = [];
   const seen = new Set<string>();
   const gpuFiles = files
-    .filter((f) => f.backend !== 'cpu')
+    .filter((f) => f.backend !== 'cpu' && f.backend !== RPC_BACKEND)
     .sort((a, b) => rank(a.backend) - rank(b.backend));
   for (const file of gpuFiles) {
     if (seen.has(file.backend)) continue; // a copy in a later search folder
@@ -218,6 +222,24 @@ function loadGpus(addon: NativeAddon, files: BackendFile[], skipped: SkippedBack
   return loaded;
 }
 
+/** The file name's backend part of llama.cpp's RPC backend (`libggml-rpc.so`). */
+export const RPC_BACKEND = 'rpc';
+
+/** Loads the RPC backend when present (the first copy found); a failure is logged and recorded. */
+function loadRpc(addon: NativeAddon, files: BackendFile[], skipped: SkippedBackend[]): LoadedBackend[] {
+  const file = files.find((f) => f.backend === RPC_BACKEND);
+  if (file === undefined) return [];
+  try {
+    const { name, devices } = addon.loadBackend(file.path);
+    return [{ name, path: file.path, devices }];
+  } catch (error) {
+    const reason = reasonOf(error);
+    skipped.push({ backend: RPC_BACKEND, path: file.path, reason });
+    log('warn', `llama-napi: the RPC backend is unavailable (rpcServers and startRpcServer will fail): ${reason}`);
+    return [];
+  }
+}
+
 function rank(backend: string): number {
   const i = GPU_BACKEND_ORDER.indexOf(backend);
   return i === -1 ? GPU_BACKEND_ORDER.length : i;
@@ -225,7 +247,8 @@ function rank(backend: string): number {
 
 /**
  * Loads the backends for an addon living in `addonDir`. GPU backends first (ggml lists
- * devices in load order and llama.cpp offloads to the first ones), then the CPU backend.
+ * devices in load order and llama.cpp offloads to the first ones), then the CPU backend, then
+ * the RPC backend.
  * @throws LlamaError ERR_BACKEND when no CPU backend can be loaded
  */
 export function loadBackends(addon: NativeAddon, addonDir: string): BackendReport {
@@ -236,5 +259,6 @@ export function loadBackends(addon: NativeAddon, addonDir: string): BackendRepor
   const gpus = loadGpus(addon, files, skipped);
   const cpu = loadCpu(addon, files, searchPaths, skipped);
   log('info', `llama-napi: CPU backend ${cpu.variant ?? '(single build)'} from ${cpu.path}`);
-  return { loaded: [...gpus, cpu], skipped, searchPaths };
+  const rpc = loadRpc(addon, files, skipped);
+  return { loaded: [...gpus, cpu, ...rpc], skipped, searchPaths };
 }

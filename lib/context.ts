@@ -267,7 +267,10 @@ export class Context implements AsyncDisposable {
     try {
       await init;
     } catch (error) {
-      throw new LlamaError('ERR_CONTEXT_CREATE', `Cannot create the context: ${messageOf(error)}`, { cause: error });
+      // An allocation failure keeps its code: Model.createContext adds the numbers.
+      if ((error as { code?: unknown } | null)?.code === 'ERR_OUT_OF_MEMORY') throw error;
+      const code = (error as { code?: unknown } | null)?.code === 'ERR_RPC' ? 'ERR_RPC' : 'ERR_CONTEXT_CREATE'; // a remote server failed
+      throw new LlamaError(code, `Cannot create the context: ${messageOf(error)}`, { cause: error });
     }
     if (this.#disposed) throw disposedError('The model');
     this.#size = this.#native.size();

@@ -14,7 +14,11 @@ export interface Device {
   readonly type: 'cpu' | 'gpu' | 'igpu' | 'accel' | 'other';
   /** The backend that provides it, e.g. `"CPU"`, `"CUDA"`, `"Metal"`, `"Vulkan"`. */
   readonly backend: string;
-  /** Free memory in bytes, now (for the CPU: the host's available memory). */
+  /**
+   * Free memory in bytes, now (for the CPU: the host's available memory; for a remote RPC device:
+   * as its server reported it when a load or estimate last registered it, so that this call never
+   * waits on the network).
+   */
   readonly memoryFree: number;
   /** Total memory in bytes. */
   readonly memoryTotal: number;

@@ -35,6 +35,8 @@ export const ERROR_CODES = Object.freeze([
   'ERR_NOT_FOUND',
   'ERR_INTEGRITY',
   'ERR_ACCESS_DENIED',
+  'ERR_RPC',
+  'ERR_OUT_OF_MEMORY',
 ] as const);
 
 /** Stable machine-readable error codes (see {@link ERROR_CODES}). */

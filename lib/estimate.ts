@@ -5,6 +5,8 @@ import { loadAddon } from './addon.js';
 import { listDevices } from './devices.js';
 import { LlamaError, callNative, captureCallerStack, withCallerStack } from './errors.js';
 import { readGguf, type GgufFile } from './gguf/index.js';
+import { hostMemory } from './memory-limits.js';
+import { checkModelConsistency } from './model-consistency.js';
 import type { NativeMemoryUsage } from './native.js';
 import { resolveContextOptions, type ContextOptions, type ResolvedContextOptions } from './options/context.js';
 import {
@@ -14,13 +16,24 @@ import {
   type LoadModelOptions,
   type ResolvedLoadModelOptions,
 } from './options/load.js';
+import { connectRpcServers } from './rpc/client.js';
 import { booleanOption, nonEmptyString, optionsObject, rangeError } from './validate.js';
 
 /** Options of {@link estimateMemory}: the placement of {@link loadModel} plus the context to plan. */
 export interface EstimateMemoryOptions
   extends Pick<
     LoadModelOptions,
-    'gpuLayers' | 'mainGpu' | 'splitMode' | 'tensorSplit' | 'cpuMoe' | 'nCpuMoe' | 'tensorOverrides' | 'useMmap' | 'useMlock'
+    | 'gpuLayers'
+    | 'mainGpu'
+    | 'splitMode'
+    | 'tensorSplit'
+    | 'cpuMoe'
+    | 'nCpuMoe'
+    | 'tensorOverrides'
+    | 'rpcServers'
+    | 'rpcTimeout'
+    | 'useMmap'
+    | 'useMlock'
   > {
   /** The context to plan for (its size, batch sizes, KV cache types). Default: {@link ContextOptions} defaults. */
   context?: ContextOptions;
@@ -43,7 +56,12 @@ export interface MemoryUsage {
   readonly compute: number;
   /** `weights + kvCache + compute`. */
   readonly total: number;
-  /** Free memory of the device now. */
+  /**
+   * Free memory of the device now. For the host: what this process can still get, the smallest
+   * of the machine's available memory, its cgroup's limit and its address-space limit on Linux
+   * (ggml itself reports the host's total memory there); `os.freemem()` on Windows, the
+   * physical memory on macOS.
+   */
   readonly free: number;
   /** Total memory of the device. */
   readonly memoryTotal: number;
@@ -75,7 +93,9 @@ const ESTIMATE_KEYS = [...PLACEMENT_KEYS, 'useMmap', 'useMlock', 'context', 'fai
  * @param options - placement and context, see {@link EstimateMemoryOptions}
  * @throws TypeError / RangeError - (as a rejection) for invalid options
  * @throws LlamaError `ERR_MODEL_LOAD` (unusable file), `ERR_CONTEXT_CREATE` (llama.cpp cannot
- *   plan that context), `ERR_INSUFFICIENT_MEMORY` (with `failIfInsufficient`, when it does not fit)
+ *   plan that context), `ERR_INSUFFICIENT_MEMORY` (with `failIfInsufficient`, when it does not fit),
+ *   `ERR_OUT_OF_MEMORY` (even the simulation ran out of memory: llama.cpp's per-cell bookkeeping
+ *   of a huge context is real host memory)
  */
 export async function estimateMemory(path: string, options?: EstimateMemoryOptions): Promise<MemoryEstimate> {
   const callerStack = captureCallerStack(estimateMemory);
@@ -90,6 +110,7 @@ export async function estimateMemory(path: string, options?: EstimateMemoryOptio
   let gguf: GgufFile;
   try {
     gguf = await readGguf(path);
+    checkModelConsistency({ first: gguf, parts: [gguf] }, opts);
   } catch (error) {
     throw withCallerStack(
       new LlamaError('ERR_MODEL_LOAD', `Cannot read model "${path}": ${(error as Error).message}`, { cause: error }),
@@ -116,20 +137,25 @@ export function modelShape(gguf: GgufFile): { layerCount: number | undefined; tr
   return { layerCount: numberKey('block_count'), trainedContextLength: numberKey('context_length') ?? 0 };
 }
 
-/** Asks llama.cpp to simulate the load and the context (nothing allocated). */
-async function simulate(
+/**
+ * Asks llama.cpp to simulate the load and the context (nothing allocated). The host's `free` is
+ * `hostMemory()`'s: ggml reports the host's total memory as free on Linux.
+ * @internal
+ */
+export async function simulate(
   path: string,
   opts: ResolvedLoadModelOptions,
   contextParams: ResolvedContextOptions,
   layerCount: number | undefined,
   gpuLayers: number = opts.gpuLayers === 'auto' ? 0 : opts.gpuLayers,
 ): Promise<MemoryEstimate> {
+  if (opts.rpcServers.length > 0) await connectRpcServers(opts.rpcServers, opts.rpcTimeout);
   const estimate = await callNative(() =>
     loadAddon().estimateMemory(path, nativeModelParams(opts, gpuLayers, layerCount), { ...contextParams }),
   );
   const usage = (u: NativeMemoryUsage): MemoryUsage => Object.freeze({ ...u, total: u.weights + u.kvCache + u.compute });
   const devices = Object.freeze(estimate.devices.map(usage));
-  const host = usage(estimate.host);
+  const host = usage({ ...estimate.host, free: hostMemory().available });
   const need = hostNeed(host, opts);
   const fits = devices.every((d) => d.total <= d.free) && need <= host.free;
   return Object.freeze({ devices, host, fits });

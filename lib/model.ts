@@ -20,6 +20,10 @@ import { listDevices } from './devices.js';
 import { resolveContextOptions, type ContextOptions, type Pooling } from './options/context.js';
 import { nativeModelParams, resolveLoadModelOptions, type LoadModelOptions } from './options/load.js';
 import { fitGpuLayers, modelShape } from './estimate.js';
+import { allocationFailure, checkContextMemory, checkLoadMemory, type LoadPlan } from './memory-check.js';
+import { ADVICE, type OutOfMemoryError } from './memory-limits.js';
+import { checkModelConsistency } from './model-consistency.js';
+import { connectRpcServers } from './rpc/client.js';
 import { booleanOption, integerOption, nonEmptyString, optionsObject, stringArgument, toWellFormed, tokenIds } from './validate.js';
 
 /** Options of {@link Model.tokenize}. */
@@ -67,13 +71,15 @@ export class Model implements AsyncDisposable {
   readonly #owner: ContextOwner;
   readonly #decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   readonly #chatVocabulary: ChatVocabulary;
+  readonly #plan: LoadPlan | undefined;
   #disposed = false;
   #disposing: Promise<void> | undefined;
 
-  /** @internal Use {@link loadModel}. */
-  constructor(token: typeof INTERNAL, nativeModel: NativeModel, info: ModelInfo, vocabOnly: boolean) {
+  /** @internal Use {@link loadModel}. `plan`: how it was loaded, for the memory pre-checks. */
+  constructor(token: typeof INTERNAL, nativeModel: NativeModel, info: ModelInfo, vocabOnly: boolean, plan?: LoadPlan) {
     assertInternal(token, 'Model');
     this.#native = nativeModel;
+    this.#plan = plan;
     this.info = info;
     this.#vocabOnly = vocabOnly;
     let controlTokens: Array<[number, string]> | undefined;
@@ -171,8 +177,11 @@ export class Model implements AsyncDisposable {
    * Creates a context (KV cache + inference thread) for generation.
    * @param options - sizes and threads, see {@link ContextOptions}
    * @throws TypeError / RangeError - (as a rejection) for invalid options
-   * @throws LlamaError `ERR_CONTEXT_CREATE` when llama.cpp cannot create it (e.g. out of
-   *   memory, or a model loaded with `vocabOnly`); `ERR_DISPOSED` when the model is disposed
+   * @throws LlamaError `ERR_OUT_OF_MEMORY` ({@link OutOfMemoryError}) when its KV cache and
+   *   compute buffers do not fit in the memory this process can get (checked before
+   *   allocating), or an allocation inside llama.cpp failed; `ERR_CONTEXT_CREATE` when llama.cpp
+   *   cannot create it otherwise (e.g. a model loaded with `vocabOnly`); `ERR_DISPOSED` when the
+   *   model is disposed
    */
   async createContext(options?: ContextOptions): Promise<Context> {
     const callerStack = captureCallerStack(this.createContext);
@@ -182,6 +191,14 @@ export class Model implements AsyncDisposable {
     if (this.#vocabOnly) {
       throw new LlamaError('ERR_CONTEXT_CREATE', 'Cannot create a context: the model was loaded with vocabOnly');
     }
+    const what = `A context of ${params.contextSize} tokens (${params.sequences} sequence${params.sequences === 1 ? '' : 's'})`;
+    let needed = 0;
+    try {
+      if (this.#plan) needed = await checkContextMemory(this.#plan, this.info, params, what);
+    } catch (error) {
+      throw withCallerStack(error as Error, callerStack);
+    }
+    this.#assertUsable();
     const nativeContext = callNativeSync(() => new (loadAddon().Context)(this.#native), 'ERR_CONTEXT_CREATE');
     try {
       return await openContext(this.#owner, nativeContext, params, (context) => {
@@ -189,7 +206,7 @@ export class Model implements AsyncDisposable {
         return () => this.#contexts.delete(context);
       });
     } catch (error) {
-      throw withCallerStack(error as Error, callerStack);
+      throw withCallerStack(allocationFailure(error, what, needed, ADVICE.context) ?? (error as Error), callerStack);
     }
   }
 
@@ -241,7 +258,10 @@ export class Model implements AsyncDisposable {
  * @param options - see {@link LoadModelOptions}
  * @throws TypeError / RangeError - (as a rejection) for an invalid path or options
  * @throws LlamaError `ERR_MODEL_LOAD` (the file is unusable; `cause` has `ERR_FILE_NOT_FOUND`,
- *   `ERR_NOT_A_FILE`, `ERR_GGUF_INVALID` or the native error), `ERR_ABORTED` (the signal fired)
+ *   `ERR_NOT_A_FILE`, `ERR_GGUF_INVALID` or the native error), `ERR_ABORTED` (the signal fired),
+ *   `ERR_OUT_OF_MEMORY` ({@link OutOfMemoryError}: weights that must be resident with
+ *   `useMmap: false` or `useMlock`, or offloaded with `gpuLayers`, do not fit — checked before
+ *   loading — or an allocation inside llama.cpp failed)
  */
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   const callerStack = captureCallerStack(loadModel);
@@ -256,6 +276,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   try {
     files = await readModelFiles(path);
     shape = modelShape(files.first);
+    checkModelConsistency(files, opts);
   } catch (error) {
     throw withCallerStack(
       new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error }),
@@ -263,6 +284,13 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
     );
   }
   if (signal?.aborted) throw aborted();
+  if (opts.rpcServers.length > 0) {
+    // Reached and greeted here, so that llama.cpp never meets an unreachable server (ERR_RPC).
+    await connectRpcServers(opts.rpcServers, opts.rpcTimeout).catch((error: unknown) => {
+      throw withCallerStack(error as Error, callerStack);
+    });
+    if (signal?.aborted) throw aborted();
+  }
   let gpuLayers: number;
   if (opts.gpuLayers === 'auto' && !opts.vocabOnly) {
     try {
@@ -274,6 +302,14 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   } else {
     gpuLayers = opts.gpuLayers === 'auto' ? 0 : opts.gpuLayers;
   }
+  const plan: LoadPlan = { path, opts, gpuLayers, layerCount: shape.layerCount };
+  let needed: number;
+  try {
+    needed = await checkLoadMemory(plan, files, opts.gpuLayers === 'auto');
+  } catch (error) {
+    throw withCallerStack(error as Error, callerStack);
+  }
+  if (signal?.aborted) throw aborted();
 
   const nativeModel = new (loadAddon().Model)();
   const onAbort = (): void => nativeModel.abortLoad();
@@ -285,7 +321,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
     if (signal?.aborted) throw aborted();
     const addon = loadAddon();
     const info = modelInfo(path, files, nativeModel.info(), opts.vocabOnly, (type) => addon.fileTypeName(type));
-    return new Model(INTERNAL, nativeModel, info, opts.vocabOnly);
+    return new Model(INTERNAL, nativeModel, info, opts.vocabOnly, plan);
   } catch (error) {
     try {
       nativeModel.dispose();
@@ -296,7 +332,10 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
       ? aborted()
       : error instanceof LlamaError
         ? error
-        : new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error });
+        : (error as { code?: unknown } | null)?.code === 'ERR_RPC' // a remote server failed during the load
+          ? new LlamaError('ERR_RPC', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error })
+          : (allocationFailure(error, `Model "${path}"`, needed, ADVICE.load) ??
+            new LlamaError('ERR_MODEL_LOAD', `Cannot load model "${path}": ${messageOf(error)}`, { cause: error }));
     throw withCallerStack(failure, callerStack);
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -36,6 +36,12 @@ export interface NativeModelParams {
    * The addon compiles each pattern before the load and rejects bad ones with ERR_INVALID_ARG.
    */
   tensorOverrides?: Array<{ pattern: string; device: string }>;
+  /**
+   * RPC endpoints (`host:port`) whose devices hold part of the model, registered first with
+   * rpcAddServers; their devices come first in the model's device list (llama.cpp's --rpc).
+   * Once any server is registered, a model without them gets only local devices.
+   */
+  rpcServers?: string[];
 }
 
 /** One ggml backend device (ggml_backend_dev_*). */
@@ -282,6 +288,22 @@ export interface NativeAddon {
   chatTemplateNames(): string[];
   /** The ggml backend devices in registry order, with their memory now. */
   listDevices(): NativeDevice[];
+  /**
+   * Sets the send/receive timeout of new RPC connections and registers each server's devices
+   * with ggml (once per endpoint and process), on a libuv worker. Rejects with ERR_RPC.
+   */
+  rpcAddServers(endpoints: string[], timeoutMs: number): Promise<Array<{ endpoint: string; devices: string[] }>>;
+  /** Whether this process holds a healthy connection to the RPC server at `endpoint`. */
+  rpcConnected(endpoint: string): boolean;
+  /**
+   * Runs ggml's RPC server on a native thread of its own; resolves once it listens (with the
+   * bound port: port 0 picks one), rejects with ERR_RPC when it cannot. The running server keeps
+   * the process alive until stop() resolves.
+   */
+  rpcStartServer(options: { endpoint: string; threads: number; devices?: string[]; cacheDir?: string }): Promise<{
+    port: number;
+    stop(): Promise<void>;
+  }>;
   /** llama.cpp's version string, the commit compiled (empty when unknown) and system info. */
   buildInfo(): { llamaVersion: string; llamaCommit: string; systemInfo: string; gpuOffload: boolean; mmap: boolean; mlock: boolean };
   /**

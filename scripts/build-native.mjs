@@ -28,7 +28,15 @@ const extra = (process.env.LLAMA_NAPI_CMAKE_ARGS ?? '')
 // with LLAMA_NAPI_ADDON=<dir>/Release/llama_napi.node.
 const outDir = process.env.LLAMA_NAPI_BUILD_DIR || 'build';
 const cpuVariants = cpuVariantsForBuild();
-const definitions = [`--CDLLAMA_NAPI_BACKEND=${backend.replace(/,/g, ';')}`, `--CDLLAMA_NAPI_CPU_VARIANTS=${cpuVariants}`, ...extra];
+// LLAMA_NAPI_SANITIZE=address,undefined: a sanitizer build (scripts/test-sanitize.mjs); the
+// empty value is passed too, so that an unset variable turns a cached one off.
+const sanitize = process.env.LLAMA_NAPI_SANITIZE ?? '';
+const definitions = [
+  `--CDLLAMA_NAPI_BACKEND=${backend.replace(/,/g, ';')}`,
+  `--CDLLAMA_NAPI_CPU_VARIANTS=${cpuVariants}`,
+  `--CDLLAMA_NAPI_SANITIZE=${sanitize}`,
+  ...extra,
+];
 process.stderr.write(`[llama-napi] building the native addon (backend: ${backend}, CPU variants: ${cpuVariants}); this takes a few minutes\n`);
 const env = { ...process.env, NODE_PATH: buildToolsNodePath(root) };
 // Configure every time (cmake-js `compile` would keep an existing cache and ignore changed

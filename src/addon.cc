@@ -16,6 +16,7 @@
 #include "log.h"
 #include "model.h"
 #include "quantize.h"
+#include "rpc.h"
 #include "running_loads.h"
 
 namespace llama_napi {
@@ -93,6 +94,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runningLoads", Napi::Function::New<RunningLoads>(env, "runningLoads"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("listDevices", Napi::Function::New<ListDevices>(env, "listDevices"));
+  exports.Set("rpcAddServers", Napi::Function::New<RpcAddServers>(env, "rpcAddServers"));
+  exports.Set("rpcConnected", Napi::Function::New<RpcConnected>(env, "rpcConnected"));
+  exports.Set("rpcStartServer", Napi::Function::New<RpcStartServer>(env, "rpcStartServer"));
   exports.Set("estimateMemory", Napi::Function::New<EstimateMemory>(env, "estimateMemory"));
   exports.Set("quantize", Napi::Function::New<Quantize>(env, "quantize"));
   exports.Set("jsonSchemaToGrammar", Napi::Function::New<JsonSchemaToGrammarJs>(env, "jsonSchemaToGrammar"));

@@ -21,9 +21,9 @@ void Guarded(JsCompletion* completion, const std::atomic<bool>& disposed, const 
   } catch (const NativeError& e) {
     completion->Reject(disposed.load() ? kErrDisposed : e.code(), disposed.load() ? "the context was disposed" : e.what());
   } catch (const std::bad_alloc&) {
-    completion->Reject(kErrNative, "out of memory");
+    completion->Reject(kErrOutOfMemory, "out of memory (std::bad_alloc)");
   } catch (const std::exception& e) {
-    completion->Reject(kErrNative, e.what());
+    completion->Reject(OutOfMemoryCode(e.what(), kErrNative), e.what());
   }
 }
 
@@ -129,7 +129,7 @@ bool Context::StepEngine() {
   try {
     more = engine_->Step();
   } catch (const std::exception& e) {
-    engine_->FailAll(kErrNative, e.what());
+    engine_->FailAll(OutOfMemoryCode(e.what(), kErrNative), e.what());
   }
   if (!more) {
     engine_->Pause();

@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "rpc.h"
 
 namespace llama_napi {
 
@@ -16,7 +17,10 @@ ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::a
   ctx_ = llama_init_from_model(model_->model, cp);
   if (ctx_ == nullptr) {
     std::string why = LogTakeRecent();
-    throw NativeError(kErrContextCreate, "llama.cpp could not create the context" + (why.empty() ? "" : ": " + why));
+    const std::string rpc_failure = RpcFailure(*model_);  // a remote server failed: not a memory shortage
+    if (!rpc_failure.empty()) throw NativeError(kErrRpc, rpc_failure);
+    throw NativeError(OutOfMemoryCode(why, kErrContextCreate),
+                      "llama.cpp could not create the context" + (why.empty() ? "" : ": " + why));
   }
   if (!threadpools_.Attach(ctx_, p.threads, p.threads_batch, p.poll)) {
     ReleaseContext();
@@ -124,6 +128,7 @@ bool ContextEngine::Step() {
     FailAll(kErrAborted, "the context was aborted");
     return false;
   }
+  if (RpcFailed()) return false;
   Admit();
   for (size_t i = 0; i < active_.size();) {
     if (active_[i]->Aborted()) {
@@ -141,6 +146,7 @@ bool ContextEngine::Step() {
   try {
     decoded = CheckDecode(llama_decode(ctx_, batch_));
   } catch (const NativeError& e) {
+    if (RpcFailed()) return false;
     // llama.cpp may keep part of a failed batch: the sequences in it start over next time.
     for (size_t i = active_.size(); i-- > 0;) {
       if (active_[i]->batch_tokens > 0) Fail(*active_[i], e.code(), e.what());
@@ -161,8 +167,20 @@ bool ContextEngine::Step() {
     }
     return !active_.empty() || !waiting_.empty();
   }
+  // RPC computes asynchronously: a server that failed during this step shows only once it is
+  // done, and its outputs are zeros, so nothing of this step may be used.
+  if (!model_->rpc_endpoints.empty()) llama_synchronize(ctx_);
+  if (RpcFailed()) return false;
   Collect();
   return !active_.empty() || !waiting_.empty();
+}
+
+bool ContextEngine::RpcFailed() {
+  if (model_->rpc_endpoints.empty()) return false;
+  const std::string failure = RpcFailure(*model_);
+  if (failure.empty()) return false;
+  FailAll(kErrRpc, failure);
+  return true;
 }
 
 void ContextEngine::Collect() {
@@ -270,7 +288,8 @@ bool ContextEngine::CheckDecode(int32_t status) {
   if (status == 2) return false;
   if (status == 1) throw NativeError(kErrContextFull, "no room left in the context's KV cache");
   std::string why = LogTakeRecent();
-  throw NativeError(kErrDecode, "llama_decode failed with status " + std::to_string(status) + (why.empty() ? "" : ": " + why));
+  throw NativeError(OutOfMemoryCode(why, kErrDecode),
+                    "llama_decode failed with status " + std::to_string(status) + (why.empty() ? "" : ": " + why));
 }
 
 llama_token ContextEngine::Argmax(int32_t i) {

@@ -82,6 +82,8 @@ class ContextEngine {
   void Fail(Slot& slot, const std::string& code, const std::string& message);
   // Maps a llama_decode status to true (ok), false (aborted) or a thrown NativeError.
   bool CheckDecode(int32_t status);
+  // Fails every request with ERR_RPC when one of the model's RPC servers has failed (src/rpc.h).
+  bool RpcFailed();
   // The most likely next token at batch index `i` (the first one on ties, as llama.cpp's greedy sampler).
   llama_token Argmax(int32_t i);
   // Whether llama.cpp should stop the decode in flight.

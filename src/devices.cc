@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "rpc.h"
+
 namespace llama_napi {
 
 namespace {
@@ -21,12 +23,13 @@ const char* DeviceTypeName(enum ggml_backend_dev_type type) {
 
 Napi::Value ListDevices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  auto registry = RpcRegistryLock();
   const size_t count = ggml_backend_dev_count();
   Napi::Array out = Napi::Array::New(env, count);
   for (size_t i = 0; i < count; i++) {
     ggml_backend_dev_t dev = ggml_backend_dev_get(i);
     size_t free = 0, total = 0;
-    ggml_backend_dev_memory(dev, &free, &total);
+    if (!RpcDeviceMemory(dev, &free, &total)) ggml_backend_dev_memory(dev, &free, &total);
     ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
     Napi::Object d = Napi::Object::New(env);
     d.Set("name", ggml_backend_dev_name(dev));

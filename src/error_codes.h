@@ -16,6 +16,8 @@ inline constexpr char kErrQuantize[] = "ERR_QUANTIZE";             // llama_mode
 inline constexpr char kErrChatTemplate[] = "ERR_CHAT_TEMPLATE";    // no chat template, or one llama.cpp does not know
 inline constexpr char kErrGrammar[] = "ERR_GRAMMAR";               // a grammar or JSON schema that does not compile or dead-ends
 inline constexpr char kErrBackend[] = "ERR_BACKEND";               // a ggml backend library that cannot be loaded
+inline constexpr char kErrOutOfMemory[] = "ERR_OUT_OF_MEMORY";     // an allocation of llama.cpp or ggml failed (see OutOfMemoryCode)
+inline constexpr char kErrRpc[] = "ERR_RPC";                       // an RPC server unreachable, failed or hung (names the endpoint)
 inline constexpr char kErrNative[] = "ERR_NATIVE";                 // anything else that failed in native code
 
 }  // namespace llama_napi

@@ -20,6 +20,12 @@ class NativeError : public std::runtime_error {
   std::string code_;
 };
 
+// The one place that tells an allocation failure from other failures: `code` unless `what` (an
+// exception's text, or the log lines llama.cpp wrote before it gave up) says that memory ran
+// out, then kErrOutOfMemory. llama.cpp reports a failed allocation only as text (it returns
+// null or a status and logs, or throws std::runtime_error), so the texts are matched here.
+const char* OutOfMemoryCode(const std::string& what, const char* code);
+
 Napi::Error CodedError(Napi::Env env, const std::string& code, const std::string& message);
 
 // Throws a coded JS exception (node-addon-api is built with C++ exceptions).

@@ -117,8 +117,9 @@ class EstimateWorker : public Napi::AsyncWorker {
 
  private:
   void Fail(const char* code, const std::string& what) {
-    code_ = code;
     std::string why = LogTakeRecent();
+    // Even a plan allocates: llama.cpp sizes the KV cache's per-cell bookkeeping by the context.
+    code_ = OutOfMemoryCode(why, code);
     SetError(what + (why.empty() ? "" : ": " + why));
   }
 

@@ -6,6 +6,7 @@
 
 #include "devices.h"
 #include "errors.h"
+#include "rpc.h"
 
 namespace llama_napi {
 
@@ -32,6 +33,7 @@ LoadPlacement ReadPlacement(Napi::Env env, Napi::Object opts, llama_model_params
       for (uint32_t i = 0; i < a.Length(); i++) out.tensor_split[i] = a.Get(i).ToNumber().FloatValue();
     }
   }
+  out.devices = RpcModelDevices(env, opts);
   Napi::Value overrides = opts.Get("tensorOverrides");
   if (overrides.IsArray()) {
     Napi::Array a = overrides.As<Napi::Array>();
@@ -103,6 +105,7 @@ enum llama_pooling_type PoolingField(Napi::Env env, Napi::Object o) {
 
 void LoadPlacement::Apply(llama_model_params& params) {
   if (!tensor_split.empty()) params.tensor_split = tensor_split.data();
+  if (!devices.empty()) params.devices = devices.data();
   overrides.clear();
   if (patterns.empty()) return;
   for (size_t i = 0; i < patterns.size(); i++) overrides.push_back({patterns[i].c_str(), bufts[i]});

@@ -21,6 +21,7 @@ struct LoadPlacement {
   std::vector<std::string> patterns;              // tensor-name regexes, first match wins
   std::vector<ggml_backend_buffer_type_t> bufts;  // one per pattern
   std::vector<llama_model_tensor_buft_override> overrides;
+  std::vector<ggml_backend_dev_t> devices;        // NULL-terminated; empty: llama.cpp's default (src/rpc.h)
 
   // Points `params` into this object, which must outlive the load.
   void Apply(llama_model_params& params);

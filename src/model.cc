@@ -9,6 +9,7 @@
 #include "js_params.h"
 #include "log.h"
 #include "progress_job.h"
+#include "rpc.h"
 #include "running_loads.h"
 
 namespace llama_napi {
@@ -17,8 +18,10 @@ namespace llama_napi {
 // Model; a load that ends in an abort, a dispose or environment teardown frees them itself.
 class LoadJob : public ProgressJob {
  public:
-  LoadJob(Model* owner, std::string path, llama_model_params params, LoadPlacement placement, Napi::Function on_progress)
+  LoadJob(Model* owner, std::string path, llama_model_params params, LoadPlacement placement, Napi::Function on_progress,
+          std::vector<std::string> rpc_endpoints)
       : ProgressJob(owner->Env(), "llama-napi:load", on_progress),
+        rpc_endpoints_(std::move(rpc_endpoints)),
         owner_(owner),
         owner_ref_(Napi::Persistent(owner->Value())),
         path_(std::move(path)),
@@ -40,13 +43,20 @@ class LoadJob : public ProgressJob {
     params_.progress_callback_user_data = this;
     placement_.Apply(params_);  // llama.cpp keeps these pointers for the whole load: they point into this job
     LogTakeRecent();
+    RpcSnapshot(rpc_endpoints_, rpc_counts_);  // a remote server that fails during the load fails it
     model_ = llama_model_load_from_file(path_.c_str(), params_);
+    const std::string rpc_failure = RpcFailureSince(rpc_endpoints_, rpc_counts_);
+    if (!rpc_failure.empty()) {
+      if (model_ != nullptr) llama_model_free(model_);
+      model_ = nullptr;
+      return Fail(kErrRpc, rpc_failure);
+    }
     if (model_ != nullptr) return;
     if (abort_->load()) {
       Fail(kErrAborted, "model load aborted");
     } else {
       std::string why = LogTakeRecent();
-      Fail(kErrModelLoad, "llama.cpp could not load the file" + (why.empty() ? "" : ": " + why));
+      Fail(OutOfMemoryCode(why, kErrModelLoad), "llama.cpp could not load the file" + (why.empty() ? "" : ": " + why));
     }
   }
 
@@ -66,6 +76,8 @@ class LoadJob : public ProgressJob {
       return;
     }
     owner_->handle_ = std::make_shared<ModelHandle>(model_, params_.vocab_only);
+    owner_->handle_->rpc_endpoints = std::move(rpc_endpoints_);
+    owner_->handle_->rpc_failures_at_load = std::move(rpc_counts_);
     model_ = nullptr;  // owned by the handle now
   }
 
@@ -76,6 +88,8 @@ class LoadJob : public ProgressJob {
     return !self->abort_->load();
   }
 
+  std::vector<std::string> rpc_endpoints_;  // rpcServers, and their failure counts at the start
+  std::vector<uint64_t> rpc_counts_;
   Model* owner_;
   Napi::ObjectReference owner_ref_;  // pins the Model while its load runs
   std::string path_;
@@ -110,6 +124,8 @@ const ModelHandle& Model::Loaded(Napi::Env env) const {
 
 ModelRef Model::Acquire(Napi::Env env) const {
   if (Loaded(env).vocab_only) ThrowCoded(env, kErrInvalidArg, "a model loaded with vocabOnly cannot create contexts");
+  const std::string rpc_failure = RpcFailure(*handle_);
+  if (!rpc_failure.empty()) ThrowCoded(env, kErrRpc, rpc_failure);
   return handle_;
 }
 
@@ -126,7 +142,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
 
   loading_ = true;
   abort_load_->store(false);
-  return ProgressJob::Start(env, new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, std::move(placement), on_progress));
+  return ProgressJob::Start(env, new LoadJob(this, info[0].As<Napi::String>().Utf8Value(), params, std::move(placement), on_progress,
+                                             RpcEndpointsFromJs(env, info[1].As<Napi::Object>())));
 }
 
 void Model::AbortLoad(const Napi::CallbackInfo&) { abort_load_->store(true); }

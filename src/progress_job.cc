@@ -51,7 +51,7 @@ void ProgressJob::Run() {
   try {
     Execute();
   } catch (const std::exception& e) {
-    Fail(kErrNative, e.what());
+    Fail(OutOfMemoryCode(e.what(), kErrNative), e.what());
   }
   // Once the settle is queued the finalizer may free `this` at any moment: use a copy.
   Channel channel = channel_;

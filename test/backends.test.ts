@@ -114,7 +114,11 @@ describe('backends loaded at run time', () => {
     const info = getBuildInfo();
     const cpu = info.backends.find((b) => b.name === 'CPU');
     assert.ok(cpu, 'a CPU backend is loaded');
-    assert.equal(info.backends.at(-1), cpu, 'the CPU backend comes after any GPU backend');
+    // The RPC backend (remote devices, none until a model names rpcServers) comes last.
+    const local = info.backends.filter((b) => b.name !== 'RPC');
+    assert.equal(local.at(-1), cpu, 'the CPU backend comes after any GPU backend');
+    const rpcFile = findBackendFiles(addonDir).find((f) => f.backend === 'rpc');
+    if (rpcFile !== undefined) assert.deepEqual(info.backends.at(-1), { name: 'RPC', path: rpcFile.path, devices: 0 });
     const addon = loadAddon();
     const scored = findBackendFiles(addonDir)
       .filter((f) => f.backend === 'cpu')
@@ -169,14 +173,16 @@ describe('backends loaded at run time', () => {
     }
     assert.deepEqual(
       result.info!.backends.map((b) => b.name),
-      ['CPU'],
+      present.has('rpc') ? ['CPU', 'RPC'] : ['CPU'],
     );
   });
 
   it('LLAMA_NAPI_BACKENDS=cpu loads no GPU backend', async () => {
     const result = await report({ LLAMA_NAPI_BACKEND_PATH: fakes, LLAMA_NAPI_BACKENDS: 'cpu' });
     assert.ok(result.ok, result.message);
-    assert.deepEqual(result.info!.backends.map((b) => b.name), ['CPU']);
+    // RPC is no GPU backend: it is loaded whatever LLAMA_NAPI_BACKENDS says.
+    const rpc = findBackendFiles(addonDir).some((f) => f.backend === 'rpc');
+    assert.deepEqual(result.info!.backends.map((b) => b.name), rpc ? ['CPU', 'RPC'] : ['CPU']);
     assert.deepEqual(result.warnings, []);
     for (const s of result.info!.skippedBackends.filter((b) => b.backend !== 'cpu')) {
       assert.equal(s.reason, 'not listed in LLAMA_NAPI_BACKENDS');

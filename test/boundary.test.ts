@@ -17,6 +17,7 @@ const POLICY = [
   'sampling.ts',
   'chat-template.ts',
   'text-stream.ts',
+  'memory-limits.ts',
   ...readdirSync(join(LIB, 'options')).map((f) => `options/${f}`),
   ...readdirSync(join(LIB, 'gguf')).map((f) => `gguf/${f}`),
 ];

@@ -192,6 +192,11 @@ describe('createContext options', () => {
     assert.equal(resolveContextOptions({ batchSize: 64 }, 2048).ubatchSize, 64);
   });
 
+  it('refuses more sequences than batchSize (llama.cpp would abort)', () => {
+    assertInvalid(() => resolveContextOptions({ batchSize: 32, sequences: 64 }, 2048), RangeError, 'sequences');
+    assert.equal(resolveContextOptions({ batchSize: 32, sequences: 32 }, 2048).sequences, 32);
+  });
+
   it('caps a model without a trained length at the default', () => {
     assert.equal(resolveContextOptions(undefined, 0).contextSize, 4096);
     assertInvalid(() => resolveContextOptions({ contextSize: 4097 }, 0), RangeError, 'contextSize');
@@ -250,6 +255,8 @@ describe('loadModel options', () => {
       cpuMoe: false,
       nCpuMoe: 0,
       tensorOverrides: [],
+      rpcServers: [],
+      rpcTimeout: 60_000,
       useMmap: undefined,
       useMlock: false,
       vocabOnly: false,

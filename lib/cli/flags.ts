@@ -37,6 +37,7 @@ export const PLACEMENT_FLAGS: FlagGroup = {
     { key: 'splitMode', names: ['-sm', '--split-mode'], value: 'none|layer|row', help: 'how several GPUs share the model; default layer' },
     { key: 'mainGpu', names: ['-mg', '--main-gpu'], value: 'I', help: 'the GPU for --split-mode none' },
     { key: 'tensorSplit', names: ['-ts', '--tensor-split'], value: 'N0,N1,...', help: 'share of the model per GPU, as proportions (3,1)' },
+    { key: 'rpc', names: ['--rpc'], value: 'HOST:PORT,...', help: 'RPC servers (llama-napi rpc-server) whose devices take offloaded layers as GPUs do' },
     { key: 'mlock', names: ['--mlock'], help: 'lock the weights in RAM (refused when they do not fit)' },
     { key: 'noMmap', names: ['--no-mmap'], help: 'read the weights into memory instead of mapping the file (refused when they do not fit)' },
   ],
@@ -136,6 +137,18 @@ export const SERVE_GROUPS: readonly FlagGroup[] = [
   CONTEXT_FLAGS,
   PLACEMENT_FLAGS,
   { title: 'Output', flags: OUTPUT_FLAGS.flags.filter((f) => f.key === 'verbose' || f.key === 'help') },
+];
+
+/** `rpc-server`, in llama.cpp's rpc-server spellings (`--cache DIR` names the folder; `-c` alone is llama.cpp's default one). */
+export const RPC_SERVER_FLAGS: readonly FlagSpec[] = [
+  { key: 'host', names: ['-H', '--host'], value: 'HOST', help: 'IPv4 address to bind; default 127.0.0.1 (this machine only). Anything else is reachable by anyone on that network: no authentication, no encryption' },
+  { key: 'port', names: ['-p', '--port'], value: 'N', help: 'port; default 50052, 0 picks a free one' },
+  { key: 'device', names: ['-d', '--device'], value: 'DEV1,DEV2,...', help: 'devices to serve (names from llama-napi info); default every GPU, else the CPU' },
+  { key: 'cache', names: ['--cache'], value: 'DIR', help: 'keep received tensors in DIR, so a client loading the same model again sends only hashes' },
+  { key: 'cacheDefault', names: ['-c'], help: 'the same, in llama.cpp\'s folder ($LLAMA_CACHE or ~/.cache/llama.cpp, then rpc/)' },
+  { key: 'threads', names: ['-t', '--threads'], value: 'N', help: 'threads for the CPU device; default one per physical core' },
+  { key: 'verbose', names: ['-v', '--verbose'], help: 'print the server\'s log (connections) on stderr' },
+  HELP_FLAG,
 ];
 
 /** `inspect`. */

@@ -3,7 +3,7 @@
  * that help and parser cannot disagree.
  */
 import { formatFlagHelp } from './args.js';
-import { ESTIMATE_GROUPS, HELP_FLAG, INSPECT_FLAGS, JSON_FLAG, PULL_FLAGS, RUN_GROUPS, SERVE_GROUPS, type FlagGroup } from './flags.js';
+import { ESTIMATE_GROUPS, HELP_FLAG, INSPECT_FLAGS, JSON_FLAG, PULL_FLAGS, RPC_SERVER_FLAGS, RUN_GROUPS, SERVE_GROUPS, type FlagGroup } from './flags.js';
 
 /** The commands, in help order, with their one-line summary. */
 export const COMMANDS: Readonly<Record<string, string>> = {
@@ -12,6 +12,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   pull: 'download a model from the Hugging Face hub (org/repo:Q4_K_M)',
   inspect: 'what a GGUF file holds (architecture, quantisation, sizes, tensors), without loading it',
   estimate: 'memory a model needs for -c/-ngl on this machine, before loading it',
+  'rpc-server': 'serve this machine\'s devices to llama.cpp RPC clients (--rpc), for models larger than one machine',
   info: 'this installation: llama.cpp version, addon, backends, devices (the default command)',
 };
 
@@ -21,6 +22,7 @@ const USAGE: Readonly<Record<string, string>> = {
   pull: 'llama-napi pull REF [FILE]... [--include GLOB]... [--local-dir DIR] [--revision REV] [--token T]',
   inspect: 'llama-napi inspect FNAME [--tensors] [--json]',
   estimate: 'llama-napi estimate -m FNAME [-c N] [-ngl N] [flags] [--json]',
+  'rpc-server': 'llama-napi rpc-server [--host HOST] [--port N] [--device DEV,...] [--cache DIR] [-t N]',
   info: 'llama-napi [info] [--json]',
 };
 
@@ -48,6 +50,7 @@ const GROUPS: Readonly<Record<string, readonly FlagGroup[]>> = {
   estimate: ESTIMATE_GROUPS,
   pull: [{ title: 'Flags', flags: PULL_FLAGS }],
   inspect: [{ title: 'Flags', flags: INSPECT_FLAGS }],
+  'rpc-server': [{ title: 'Flags', flags: RPC_SERVER_FLAGS }],
 };
 
 /** The help of one command. */

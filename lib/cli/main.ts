@@ -9,6 +9,7 @@ import { COMMANDS, commandHelp, mainHelp } from './help.js';
 import { infoCommand } from './info.js';
 import { inspectCommand } from './inspect.js';
 import { pullCommand } from './pull.js';
+import { rpcServerCommand } from './rpc-server.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { Terminal, type CliStreams } from './terminal.js';
@@ -17,7 +18,7 @@ import { Terminal, type CliStreams } from './terminal.js';
 const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   contextSize: '-c', batchSize: '-b', ubatchSize: '-ub', threads: '-t', threadsBatch: '-tb', flashAttention: '-fa',
   kvCacheTypeK: '-ctk', kvCacheTypeV: '-ctv', gpuLayers: '-ngl', nCpuMoe: '--n-cpu-moe', tensorOverrides: '-ot',
-  mainGpu: '-mg', splitMode: '-sm', tensorSplit: '-ts', maxTokens: '-n', temperature: '--temp', topK: '--top-k',
+  mainGpu: '-mg', splitMode: '-sm', tensorSplit: '-ts', rpcServers: '--rpc', rpcTimeout: '--rpc', maxTokens: '-n', temperature: '--temp', topK: '--top-k',
   topP: '--top-p', minP: '--min-p', repeatPenalty: '--repeat-penalty', repeatLastN: '--repeat-last-n', seed: '-s',
   grammar: '--grammar', jsonSchema: '--json-schema', stop: '-r', parallel: '--parallel', maxQueue: '--max-queue',
   apiKey: '--api-key', cors: '--cors', modelName: '--alias', chatTemplate: '--chat-template', template: '--chat-template',
@@ -61,6 +62,8 @@ async function dispatch(argv: readonly string[], term: Terminal): Promise<number
       return estimateCommand(rest, term);
     case 'info':
       return infoCommand(rest, term);
+    case 'rpc-server':
+      return rpcServerCommand(rest, term);
     case 'help':
       term.out(rest[0] && rest[0] in COMMANDS ? commandHelp(rest[0]) : mainHelp());
       return EXIT.ok;

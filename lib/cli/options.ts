@@ -126,6 +126,8 @@ export function placementOptions(f: FlagValues): LoadModelOptions {
       return n;
     });
   }
+  const rpc = f.string('rpc');
+  if (rpc !== undefined) o.rpcServers = rpc.split(',').map((server) => server.trim());
   if (f.flag('noMmap')) o.useMmap = false;
   if (f.flag('mlock')) o.useMlock = true;
   return o;

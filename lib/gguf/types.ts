@@ -158,7 +158,7 @@ const LAYOUT: Readonly<Record<GgmlTypeName, readonly [number, number]>> = {
   Q5_0: [32, 2 + 4 + 16],
   Q5_1: [32, 2 + 2 + 4 + 16],
   Q8_0: [32, 2 + 32],
-  Q8_1: [32, 4 + 4 + 32],
+  Q8_1: [32, 2 + 2 + 32],
   Q2_K: [QK_K, 2 + 2 + QK_K / 16 + QK_K / 4],
   Q3_K: [QK_K, 2 + QK_K / 4 + QK_K / 8 + 12],
   Q4_K: [QK_K, 2 + 2 + QK_K / 2 + 12],

@@ -47,7 +47,7 @@ export interface ContextOptions {
    */
   kvCacheTypeV?: KvCacheType;
   /**
-   * Generations the context runs at once, `[1, min(256, contextSize)]` (llama.cpp's
+   * Generations the context runs at once, `[1, min(256, contextSize, batchSize)]` (llama.cpp's
    * `--parallel`). Concurrent `generate` / `chat` calls are decoded together, one batch per
    * step (continuous batching); further calls wait for a free sequence, first come first
    * served. The KV cache is split evenly: each generation holds at most
@@ -157,6 +157,9 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
   const kvCacheTypeV = o.kvCacheTypeV === undefined ? 'f16' : enumOption('kvCacheTypeV', o.kvCacheTypeV, KV_CACHE_TYPES);
   const sequences =
     o.sequences === undefined ? 1 : integerOption('sequences', o.sequences, { min: 1, max: Math.min(MAX_SEQUENCES, contextSize) });
+  // llama.cpp reserves an output row per sequence within a batch's outputs and aborts the
+  // process (GGML_ASSERT in output_reserve) when there are more sequences than batchSize.
+  if (sequences > batchSize) throw rangeError('sequences', `at most batchSize (${batchSize})`, sequences);
   const embeddings = o.embeddings === undefined ? false : booleanOption('embeddings', o.embeddings);
   const pooling = o.pooling === undefined ? undefined : enumOption('pooling', o.pooling, POOLINGS);
   if (pooling !== undefined && !embeddings) {

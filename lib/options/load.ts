@@ -4,6 +4,7 @@
  */
 import type { NativeModelParams } from '../native.js';
 import { resolveContextOptions, type ContextOptions } from './context.js';
+import { DEFAULT_RPC_TIMEOUT_MS, rpcServersOption, rpcTimeoutOption, type RpcEndpoint } from '../rpc/endpoint.js';
 import { argRangeError, booleanOption, enumOption, functionOption, INT32_MAX, integerOption, numberOption, optionsObject, rangeError, signalOption, typeError } from '../validate.js';
 
 /** Options of {@link loadModel}. */
@@ -60,6 +61,27 @@ export interface LoadModelOptions {
    */
   tensorOverrides?: readonly TensorOverride[];
   /**
+   * Remote machines running llama.cpp's RPC server ({@link startRpcServer}, `npx llama-napi
+   * rpc-server`, or llama.cpp's `rpc-server`), as `'host:port'` (llama.cpp's `--rpc`), at most
+   * 16. Their devices come first in the model's device list (as in llama.cpp), named `RPC0`,
+   * `RPC1`, … (see {@link listDevices}), and `gpuLayers`, `tensorSplit`, `splitMode`,
+   * `tensorOverrides` and `cpuMoe`/`nCpuMoe` place work on them as on local GPUs: offloaded
+   * layers go to the remote devices and local GPUs in proportion to `tensorSplit` (default: their
+   * free memory). Before llama.cpp connects, each server is reached and greeted with the
+   * protocol's handshake within `rpcTimeout`: one that is unreachable, hung or of another
+   * protocol version rejects the load with `ERR_RPC` naming it. A server that fails later makes
+   * the model unusable (`ERR_RPC`) until it is disposed; other models live on. See
+   * docs/distributed.md. Default: none.
+   */
+  rpcServers?: readonly string[];
+  /**
+   * Milliseconds one exchange with an RPC server may take (connect, the handshake, and each
+   * send or receive, including waiting for a step the server computes) before the server counts
+   * as failed: a hung server becomes `ERR_RPC`, not a hung generation. An integer `>= 100`;
+   * applies to connections opened from then on in this process. Default `60000`.
+   */
+  rpcTimeout?: number;
+  /**
    * Map the file into memory (`true`) or read it into buffers (`false`). Default: llama.cpp
    * decides (as its own tools do): mmap, unless a device in use cannot work from mapped memory.
    */
@@ -115,6 +137,8 @@ export interface ResolvedLoadModelOptions {
   cpuMoe: boolean;
   nCpuMoe: number;
   tensorOverrides: TensorOverride[];
+  rpcServers: RpcEndpoint[];
+  rpcTimeout: number;
   /** `undefined`: llama.cpp's automatic choice. */
   useMmap: boolean | undefined;
   useMlock: boolean;
@@ -134,7 +158,17 @@ export const LOAD_MODEL_DEFAULTS = Object.freeze({
 });
 
 /** Options that say where a model's tensors go; shared by loadModel and estimateMemory. @internal */
-export const PLACEMENT_KEYS = ['gpuLayers', 'mainGpu', 'splitMode', 'tensorSplit', 'cpuMoe', 'nCpuMoe', 'tensorOverrides'] as const;
+export const PLACEMENT_KEYS = [
+  'gpuLayers',
+  'mainGpu',
+  'splitMode',
+  'tensorSplit',
+  'cpuMoe',
+  'nCpuMoe',
+  'tensorOverrides',
+  'rpcServers',
+  'rpcTimeout',
+] as const;
 
 const LOAD_MODEL_KEYS = [...PLACEMENT_KEYS, 'autoFit', 'useMmap', 'useMlock', 'vocabOnly', 'onProgress', 'signal'] as const;
 
@@ -152,6 +186,7 @@ export const EXPERT_TENSORS_PATTERN = '\\.ffn_(up|down|gate|gate_up)_(ch|)exps';
  */
 export function resolveLoadModelOptions(options: unknown, deviceNames?: () => readonly string[]): ResolvedLoadModelOptions {
   const o = optionsObject(options, 'loadModel options', LOAD_MODEL_KEYS);
+  const rpcServers = o.rpcServers === undefined ? [] : rpcServersOption(o.rpcServers);
   return {
     gpuLayers: o.gpuLayers === undefined ? LOAD_MODEL_DEFAULTS.gpuLayers : gpuLayersOption(o.gpuLayers),
     autoFit: autoFitOption(o.autoFit),
@@ -160,7 +195,9 @@ export function resolveLoadModelOptions(options: unknown, deviceNames?: () => re
     tensorSplit: o.tensorSplit === undefined ? undefined : tensorSplitOption(o.tensorSplit),
     cpuMoe: o.cpuMoe === undefined ? LOAD_MODEL_DEFAULTS.cpuMoe : booleanOption('cpuMoe', o.cpuMoe),
     nCpuMoe: o.nCpuMoe === undefined ? LOAD_MODEL_DEFAULTS.nCpuMoe : integerOption('nCpuMoe', o.nCpuMoe, { min: 0, max: INT32_MAX }),
-    tensorOverrides: o.tensorOverrides === undefined ? [] : tensorOverridesOption(o.tensorOverrides, deviceNames),
+    tensorOverrides: o.tensorOverrides === undefined ? [] : tensorOverridesOption(o.tensorOverrides, deviceNames, rpcServers.length > 0),
+    rpcServers,
+    rpcTimeout: o.rpcTimeout === undefined ? DEFAULT_RPC_TIMEOUT_MS : rpcTimeoutOption(o.rpcTimeout),
     useMmap: o.useMmap === undefined ? LOAD_MODEL_DEFAULTS.useMmap : booleanOption('useMmap', o.useMmap),
     useMlock: o.useMlock === undefined ? LOAD_MODEL_DEFAULTS.useMlock : booleanOption('useMlock', o.useMlock),
     vocabOnly: o.vocabOnly === undefined ? LOAD_MODEL_DEFAULTS.vocabOnly : booleanOption('vocabOnly', o.vocabOnly),
@@ -182,7 +219,7 @@ function tensorSplitOption(value: unknown): number[] {
   return value.map((item: unknown, index) => numberOption(`tensorSplit[${index}]`, item, { min: 0 }));
 }
 
-function tensorOverridesOption(value: unknown, deviceNames: (() => readonly string[]) | undefined): TensorOverride[] {
+function tensorOverridesOption(value: unknown, deviceNames: (() => readonly string[]) | undefined, rpc: boolean): TensorOverride[] {
   const expected = `an array of at most ${MAX_TENSOR_OVERRIDES} { pattern, device } objects`;
   if (!Array.isArray(value)) throw typeError('tensorOverrides', expected, value);
   if (value.length > MAX_TENSOR_OVERRIDES) {
@@ -207,7 +244,9 @@ function tensorOverridesOption(value: unknown, deviceNames: (() => readonly stri
     }
     const device = entry.device;
     if (typeof device !== 'string') throw typeError(`${name}.device`, '"cpu" or a device name from listDevices()', device);
-    if (device.toLowerCase() !== 'cpu' && deviceNames) {
+    // RPC devices (RPC0, RPC1, …) exist only once their servers are registered, during the load;
+    // the addon checks those names then.
+    if (device.toLowerCase() !== 'cpu' && deviceNames && !(rpc && /^rpc[0-9]+$/i.test(device))) {
       known ??= deviceNames().map((n) => n.toLowerCase());
       if (!known.includes(device.toLowerCase())) {
         throw rangeError(`${name}.device`, `"cpu" or a device name from listDevices() (${known.join(', ')})`, device);
@@ -271,5 +310,6 @@ export function nativeModelParams(o: ResolvedLoadModelOptions, gpuLayers: number
     tensorSplit: o.tensorSplit,
     // A vocabulary-only load places no tensors.
     tensorOverrides: o.vocabOnly ? [] : placementOverrides(o, layerCount),
+    ...(o.rpcServers.length > 0 ? { rpcServers: o.rpcServers.map((e) => e.text) } : {}),
   };
 }

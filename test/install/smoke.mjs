@@ -12,6 +12,8 @@ if (gpuBackend) {
   const gpu = info.backends.find((b) => b.name === gpuBackend);
   assert.ok(gpu && gpu.devices > 0, `${gpuBackend} loaded with a device: ${JSON.stringify(info.backends)} ${JSON.stringify(info.skippedBackends)}`);
 }
+// llama.cpp's RPC backend is in every build and loads (it registers no device until a model uses it).
+assert.ok(info.backends.some((b) => b.name === 'RPC'), `RPC backend loaded: ${JSON.stringify(info.skippedBackends)}`);
 const model = await loadModel(modelPath, { gpuLayers: gpuBackend ? 'max' : 0 });
 const context = await model.createContext({ contextSize: 256, threads: 2 });
 const result = await context.generate('[INST] Hello [/INST]', { maxTokens: 8, temperature: 0 }).result;
