@@ -168,6 +168,15 @@ describe('models split over RPC servers (child processes)', { concurrency: 2 }, 
     });
   }
 
+  it('the OpenAI server over a remote that dies: 503 backend_unavailable, and /health says so', async () => {
+    const r = await scenario('http-server');
+    assert.equal(r.healthBefore, 200);
+    assert.deepEqual(r.chatBefore, { status: 200, code: null });
+    assert.deepEqual(r.chatAfter, { status: 503, code: 'backend_unavailable' });
+    assert.deepEqual(r.chatAgain, { status: 503, code: 'backend_unavailable' });
+    assert.equal(r.healthAfter, 503, 'a load balancer takes this replica out');
+  });
+
   it('a server restarted on the same port: a new loadModel uses it again', async () => {
     const r = await scenario('restart');
     assert.equal(r.first, 4);

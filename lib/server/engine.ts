@@ -9,7 +9,7 @@ import type { Context, Model } from '../index.js';
 // runtime import of the index from here would be an import cycle (harmless in ESM, fragile in CJS).
 import { loadModel } from '../model.js';
 import { Admission } from './admission.js';
-import { HttpError } from './errors.js';
+import { HttpError, backendFailed } from './errors.js';
 import { Metrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 
@@ -23,6 +23,8 @@ export class Engine {
   readonly ready: Promise<void>;
   #state: EngineState = 'loading';
   #failure: unknown;
+  /** Set when a remote RPC server of the model failed (ERR_RPC): the model is unusable from then on. */
+  #backendFailure: unknown;
   #model: Model | undefined;
   #context: Context | undefined;
   /** Aborted when shutdown's grace period is over: running generations stop at their next token. */
@@ -56,6 +58,7 @@ export class Engine {
 
   /** The loaded model and context, or the 503/500 that explains why there is none. */
   get loaded(): { model: Model; context: Context } {
+    if (this.#state === 'ready' && this.#backendFailure !== undefined) throw backendFailed(this.#backendFailure);
     if (this.#state === 'ready') return { model: this.#model!, context: this.#context! };
     if (this.#state === 'loading') {
       throw new HttpError(503, 'Loading model', { code: 'loading', headers: { 'Retry-After': '1' } });
@@ -65,6 +68,11 @@ export class Engine {
       throw new HttpError(500, `The model failed to load: ${reason}`, { code: 'model_load_failed' });
     }
     throw new HttpError(503, 'The server is shutting down', { code: 'shutting_down' });
+  }
+
+  /** Notes a request's failure: one that says the model's RPC backend failed makes /health and every later request 503. */
+  noteFailure(error: unknown): void {
+    if ((error as { code?: unknown } | null)?.code === 'ERR_RPC' && this.#backendFailure === undefined) this.#backendFailure = error;
   }
 
   /**

@@ -77,6 +77,15 @@ function describe(value: unknown): string {
 }
 
 /**
+ * A remote RPC server of the model failed: the model cannot generate again until it is loaded
+ * anew, so this replica answers 503 (the load balancer routes elsewhere) until it is restarted.
+ */
+export function backendFailed(error: unknown): HttpError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new HttpError(503, `${reason}; restart this server once its RPC servers are reachable`, { code: 'backend_unavailable', cause: error });
+}
+
+/**
  * The answer for anything a handler threw. Library errors are mapped by their stable `code`;
  * `shuttingDown` turns the aborts and disposals that shutdown causes into 503 (try another
  * replica) rather than 500 (a bug).
@@ -97,6 +106,8 @@ export function toHttpError(error: unknown, shuttingDown: boolean): HttpError {
       case 'ERR_ABORTED':
         if (shuttingDown) return new HttpError(503, 'The server is shutting down', { code: 'shutting_down', cause: error });
         break;
+      case 'ERR_RPC':
+        return backendFailed(error);
     }
   }
   return new HttpError(500, message || 'Internal server error', { code: code ?? null, cause: error });

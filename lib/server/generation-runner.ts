@@ -119,6 +119,7 @@ async function deliver(
     result = await generation.result;
   } catch (error) {
     if (writer === undefined) throw error;
+    x.engine.noteFailure(error);
     const failure = toHttpError(error, x.engine.shuttingDown);
     writer.event(failure.body());
     writer.end();

@@ -104,6 +104,7 @@ export function createHandler(engine: Engine): (req: IncomingMessage, res: Serve
       .catch((error: unknown) => {
         // A client that left while its body was being read: nobody to answer, nothing to log.
         if (gone.signal.aborted) return CLIENT_GONE_STATUS;
+        engine.noteFailure(error);
         const failure = toHttpError(error, engine.shuttingDown);
         if (failure.status >= 500 && failure.status !== 503) {
           const cause = failure.cause instanceof Error ? failure.cause : failure;

@@ -7,6 +7,7 @@
  *   node --import tsx test/child/rpc-client.ts <scenario>
  */
 import { isLlamaError, listDevices, loadModel, estimateMemory, type Model } from '../../lib/index.js';
+import { createServer } from '../../lib/server/index.js';
 import { fixtureModel } from '../fixtures/models.js';
 import { startServerProcess, type ServerProcess } from './rpc-servers.js';
 
@@ -180,6 +181,30 @@ try {
       const second = await loadModel(dense, { rpcServers: [endpoint!], gpuLayers: 'max' });
       report.second = (await greedy(second, 4)).tokens.length;
       await second.dispose();
+      break;
+    }
+    case 'http-server': {
+      // The OpenAI server on a model split over an RPC server that dies: 503 from then on.
+      const [endpoint] = await serve(1);
+      const server = createServer({ model: dense, load: { rpcServers: [endpoint!], gpuLayers: 'max' }, context: { contextSize: 256, threads: 1 } });
+      const { url } = await server.listen(0, '127.0.0.1');
+      const chat = async (): Promise<{ status: number; code: unknown }> => {
+        const response = await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3, temperature: 0 }),
+        });
+        const body = (await response.json()) as { error?: { code?: unknown } };
+        return { status: response.status, code: body.error?.code ?? null };
+      };
+      const health = async (): Promise<number> => (await fetch(`${url}/health`)).status;
+      report.healthBefore = await health();
+      report.chatBefore = await chat();
+      await servers[0]!.kill();
+      report.chatAfter = await chat();
+      report.chatAgain = await chat();
+      report.healthAfter = await health();
+      await server.close();
       break;
     }
     default:
