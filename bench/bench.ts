@@ -31,6 +31,7 @@ import { runRpcBench } from './rpc-bench.js';
 import { runServerBench } from './server-bench.js';
 import { fmt, max, median, mib, pct, spread, table } from './stats.js';
 import { ensureTools } from './tools.js';
+import { inAlternatingOrder } from './alternate.js';
 
 /** llama-bench's defaults (-p 512 -n 128 -b 2048 -ub 512), so the tests are the familiar ones. */
 const N_PROMPT = 512;
@@ -324,13 +325,7 @@ async function concurrency(tool: string, model: string, threads: number, rounds:
     const runBinding = async (): Promise<void> => {
       binding.push(await runBindingConcurrency(cfg, r));
     };
-    if (r % 2 === 0) {
-      await runNative();
-      await runBinding();
-    } else {
-      await runBinding();
-      await runNative();
-    }
+    await inAlternatingOrder(r, runNative, runBinding);
     log(`  concurrency round ${r + 1}/${rounds} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   const rows = CONC_LEVELS.map((pl, i) => {

@@ -19,6 +19,7 @@ import { ensureBenchModel, FULL_SPEC } from './model.js';
 import { findTest, runLlamaBench } from './native-bench.js';
 import { fmt, median, mib, pct, table } from './stats.js';
 import { ensureTools } from './tools.js';
+import { inAlternatingOrder } from './alternate.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -104,13 +105,7 @@ async function speed(): Promise<void> {
         binding.tg.push(median(b.tgTs));
         binding.p99.push(b.loop.p99Ms);
       };
-      if (r % 2 === 0) {
-        await runNative();
-        await runBinding();
-      } else {
-        await runBinding();
-        await runNative();
-      }
+      await inAlternatingOrder(r, runNative, runBinding);
     }
     const label = ngl === 0 ? '0 (CPU)' : ngl > layers ? `${ngl} (all)` : `${ngl} (half)`;
     rows.push([label, 'pp512', fmt(median(native.pp)), fmt(median(binding.pp)), pct(median(binding.pp) / median(native.pp)), '']);

@@ -13,6 +13,7 @@ import { startServerProcess, type ServerProcess } from '../test/child/rpc-server
 import { runBindingRound, type BindingRound } from './binding-bench.js';
 import { findTest, runLlamaBench, type NativeResult } from './native-bench.js';
 import { fmt, median, pct, table } from './stats.js';
+import { inAlternatingOrder } from './alternate.js';
 
 /** llama-bench's defaults, as the main benchmark. */
 const N_PROMPT = 512;
@@ -73,13 +74,7 @@ export async function runRpcBench(o: RpcBenchOptions): Promise<void> {
             }),
           );
         };
-        if (r % 2 === 0) {
-          await runNative();
-          await runBinding();
-        } else {
-          await runBinding();
-          await runNative();
-        }
+        await inAlternatingOrder(r, runNative, runBinding);
         log(`  ${config.name}: round ${r + 1}/${o.rounds} done`);
       }
       const samples = (test: { nPrompt: number; nGen: number }): number[] =>

@@ -40,6 +40,25 @@ function assertErrorShape(text: string, type = 'invalid_request_error'): { messa
   return body.error;
 }
 
+/** A ServerResponse stand-in for SseWriter: records writes; `setFull(true)` makes write() report a full socket. */
+function fakeResponse(): { res: ServerResponse; written: string[]; setFull: (value: boolean) => void } {
+  const written: string[] = [];
+  let full = false;
+  const res = Object.assign(new EventEmitter(), {
+    destroyed: false,
+    writableEnded: false,
+    writeHead: () => {},
+    write: (data: string) => {
+      written.push(data);
+      return !full;
+    },
+    end: (data?: string) => {
+      if (data) written.push(data);
+    },
+  }) as unknown as ServerResponse;
+  return { res, written, setFull: (value) => (full = value) };
+}
+
 describe('server: SSE framing', () => {
   it('streams role, deltas, finish reason, usage and [DONE] as data-only events', async () => {
     const request = { ...hello, max_tokens: 6, temperature: 0 };
@@ -70,32 +89,19 @@ describe('server: SSE framing', () => {
   });
 
   it('coalesces text while the socket is full and keeps the order (SseWriter)', () => {
-    const written: string[] = [];
-    let full = false;
-    const res = Object.assign(new EventEmitter(), {
-      destroyed: false,
-      writableEnded: false,
-      writeHead: () => {},
-      write: (data: string) => {
-        written.push(data);
-        return !full;
-      },
-      end: (data?: string) => {
-        if (data) written.push(data);
-      },
-    }) as unknown as ServerResponse;
+    const { res, written, setFull } = fakeResponse();
     const writer = new SseWriter<object>(res, (text) => ({ t: text }));
     writer.text('a');
-    full = true;
+    setFull(true);
     writer.text('b'); // this write fills the socket
     writer.text('c');
     writer.text('d');
     assert.equal(written.length, 2);
     assert.equal(writer.pendingText, 2);
-    full = false;
+    setFull(false);
     res.emit('drain');
     writer.text('e');
-    full = true;
+    setFull(true);
     writer.text('f');
     writer.text('g');
     writer.event({ end: true });
@@ -113,27 +119,16 @@ describe('server: SSE framing', () => {
   });
 
   it('coalesces log-probabilities with their text, and sends those of held-back text with what follows', () => {
-    const written: string[] = [];
-    let full = false;
-    const res = Object.assign(new EventEmitter(), {
-      destroyed: false,
-      writableEnded: false,
-      writeHead: () => {},
-      write: (data: string) => {
-        written.push(data);
-        return !full;
-      },
-      end: () => {},
-    }) as unknown as ServerResponse;
+    const { res, written, setFull } = fakeResponse();
     const lp = (token: number) => ({ token, logprob: -token, topLogprobs: [] });
     const writer = new SseWriter<object>(res, (text, logprobs) => ({ t: text, l: logprobs?.map((e) => e.token) ?? null }));
     writer.text('', [lp(1)]); // a token whose text is held back (an incomplete character)
     writer.text('ab', [lp(2)]);
-    full = true;
+    setFull(true);
     writer.text('c', [lp(3)]); // fills the socket
     writer.text('d', [lp(4)]);
     writer.text('e', [lp(5)]);
-    full = false;
+    setFull(false);
     res.emit('drain');
     writer.text('', [lp(6)]);
     writer.event({ end: true });
