@@ -9,19 +9,12 @@ import { ERROR_CODES, isLlamaError } from '../../lib/errors.js';
 import type { Context } from '../../lib/context.js';
 import type { Generation } from '../../lib/generation.js';
 import { loadModel, type Model } from '../../lib/model.js';
+import { Rng } from '../fuzz/rng.js';
 
 const [path, seedArg, roundsArg] = process.argv.slice(2);
-let state = Number(seedArg ?? 1) >>> 0 || 1;
-/** xorshift32: a reproducible schedule. */
-function random(): number {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state / 2 ** 32;
-}
-const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const rng = new Rng('races', Number(seedArg ?? 1));
+const random = (): number => rng.next() / 2 ** 32;
+const pick = <T>(items: readonly T[]): T => rng.pick(items);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
