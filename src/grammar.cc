@@ -31,7 +31,18 @@ namespace {
 // thread of its own with kCompilerStack bytes of stack (reserved, touched only as needed), so the
 // caller's stack (a worker_thread has 4 MiB, some platforms' secondary threads 512 KiB) does not
 // matter and these limits (and grammar_gbnf.cc's) can be generous.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LLAMA_NAPI_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(LLAMA_NAPI_ASAN)
+// AddressSanitizer's red zones make each frame of llama.cpp's recursions several times larger:
+// the same grammars, at the same limits, need a proportionally larger (still only reserved) stack.
+constexpr size_t kCompilerStack = size_t{512} << 20;
+#else
 constexpr size_t kCompilerStack = size_t{64} << 20;
+#endif
 // JSON schemas: json_schema_to_grammar recurses per nesting level, and runs std::regex (which
 // recurses per character of a match) over property names and $ref values.
 constexpr size_t kMaxSchemaBytes = size_t{1} << 20;

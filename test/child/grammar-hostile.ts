@@ -57,6 +57,11 @@ const LINKS = 99_990;
 const chain = Array.from({ length: LINKS }, (_, i) => `${ruleName(i)}::=${ruleName(i + 1)}`).join('\n');
 await generate(`a ${LINKS}-rule chain (valid)`, 'ok', { grammar: `root::=000\n${chain}\n${ruleName(LINKS)}::="x"` });
 await generate(`a ${LINKS}-rule left-recursive chain`, 'ERR_GRAMMAR', { grammar: `root::=000\n${chain}\n${ruleName(LINKS)}::=000 "x" | "y"` });
+// 64 levels of a repeated alternative: llama.cpp's left-recursion check walked every one of the
+// 2^64 paths (vendor/patches/0006); with the patch each rule is explored once.
+const diamond = Array.from({ length: 64 }, (_, i) => `a${i} ::= a${i + 1} | a${i + 1}`).join('\n');
+await generate('a 64-level diamond of repeated alternatives', 'ok', { grammar: `root ::= a0\n${diamond}\na64 ::= "x"` });
+await generate('a 64-level diamond that ends in left recursion', 'ERR_GRAMMAR', { grammar: `root ::= a0\n${diamond}\na64 ::= a0 "x" | "y"` });
 // Once the grammar is complete only end of generation is allowed; banning it leaves nothing.
 // llama.cpp would GGML_ABORT on accepting an end-of-generation token the grammar does not allow.
 for (const temperature of [0, 0.8]) {
