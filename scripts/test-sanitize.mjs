@@ -15,7 +15,7 @@
 //
 // Options: --no-build (use build-sanitize/ as it is), files or globs to run instead of the whole
 // suite (e.g. `npm run test:sanitize -- test/generate.test.ts`).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,7 +80,29 @@ const env = {
 const suite = files.length > 0 ? files : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`);
 const selected = suite.filter((f) => !EXCLUDED.has(f));
 const started = Date.now();
-const tests = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...selected], { cwd: root, env, stdio: 'inherit' });
+// The runner's output is passed through and scanned too: a test that captures a child's stderr
+// shows that child's reports there, and UBSan (sharing ASan's runtime under GCC) ignores its own
+// log_path and writes to stderr.
+const inline = new Map();
+const tests = await new Promise((resolve) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...selected], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+    let rest = '';
+    from.on('data', (chunk) => {
+      to.write(chunk);
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const report = /(runtime error: .*|ERROR: AddressSanitizer: .*|SUMMARY: \S+Sanitizer: .*)/.exec(line);
+        if (report) {
+          const key = report[1].replace(/0x[0-9a-f]+/g, '0x…');
+          inline.set(key, (inline.get(key) ?? 0) + 1);
+        }
+      }
+    });
+  }
+  child.on('close', (status) => resolve({ status }));
+});
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
 
 // One file per reporting process: `<kind>.<pid>`.
@@ -94,6 +116,7 @@ for (const { name, text } of found) {
   process.stdout.write(`\n--- ${name} ---\n${text.split('\n').slice(0, 40).join('\n')}\n`);
 }
 process.stdout.write(`\ntest:sanitize: ${selected.length} test files in ${minutes} min, suite exit status ${tests.status}; `);
-process.stdout.write(`${found.length} report file(s) in ${reports}\n`);
+process.stdout.write(`${found.length} report file(s) in ${reports}, ${inline.size} distinct report(s) in the test output\n`);
 for (const [line, count] of kinds) process.stdout.write(`  ${count} × ${line}\n`);
-process.exit(tests.status === 0 && found.length === 0 ? 0 : 1);
+for (const [line, count] of inline) process.stdout.write(`  ${count} × (test output) ${line}\n`);
+process.exit(tests.status === 0 && found.length === 0 && inline.size === 0 ? 0 : 1);

@@ -154,7 +154,7 @@ describe('server: SSE framing', () => {
     const other = await post(main.port, CHAT, { ...hello, max_tokens: 4, temperature: 0 });
     assert.equal(other.status, 200);
     // The paused client's generation runs to its end without anyone reading it.
-    await until(async () => (await metric(main.port, 'llama_napi_active_sequences')) === 0, 20_000, 'the slow generation to finish');
+    await until(async () => (await metric(main.port, 'llama_napi_active_sequences')) === 0, 120_000, 'the slow generation to finish'); // generous: slow under the sanitizers
     const received: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => received.push(chunk));
     socket.resume();
