@@ -68,7 +68,8 @@ src="$work/app-source"
 mkdir "$src" && cd "$src" && npm init -y >/dev/null
 cp "$repo"/test/install/smoke.* .
 start=$(date +%s)
-# A user's source build: the CPU variant for this machine, whatever CI chose for the prebuild.
+# A user's source build: the CPU backend for this machine (native + the best named variant on
+# x86-64 Linux), whatever CI chose for the prebuild.
 env -u LLAMA_NAPI_CPU_VARIANTS LLAMA_NAPI_BUILD=source LLAMA_NAPI_BACKEND=vulkan \
   npm install --no-audit --no-fund --foreground-scripts "$tarball"
 say "source install took $(( $(date +%s) - start )) s"

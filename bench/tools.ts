@@ -8,9 +8,16 @@
  * the addon loads (all in build/Release), so any remaining gap is the binding's own.
  * The tools are excluded from the default build (EXCLUDE_FROM_ALL) and only configured
  * when the CMake cache has LLAMA_NAPI_BENCH_TOOLS=ON (see CMakeLists.txt).
+ *
+ * A second llama-bench is built the way llama.cpp's README tells a user to build it
+ * (`cmake -B build && cmake --build build --config Release`: GGML_NATIVE on, llama.cpp's default
+ * options, one CPU backend linked in rather than loadable modules), from the same vendored tree
+ * into a folder of its own (README_BUILD_DIR): the speed a user who builds llama.cpp on this
+ * machine would get, the second anchor of `npm run bench`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,6 +87,37 @@ export async function ensureTools(log: (line: string) => void, extra: ExtraTools
     llamaBatchedBench: locate('llama-batched-bench'),
     ...(extra.server ? { llamaServer: locate('llama-server') } : {}),
   };
+}
+
+/** The vendored llama.cpp tree. */
+export const LLAMA_CPP_DIR = join(REPO_ROOT, 'vendor', 'llama.cpp');
+/** Where llama-bench is built the README's way (git-ignored, outside the addon's build). */
+export const README_BUILD_DIR = join(REPO_ROOT, '.cache', 'llama-native');
+
+/**
+ * Builds llama-bench the way llama.cpp's README says, from the vendored tree, into
+ * README_BUILD_DIR, and returns its path. Configured once with no options of ours (only
+ * GGML_NATIVE=ON spelled out: it is the default, which a SOURCE_DATE_EPOCH in the environment
+ * would turn off); then built every time, a no-op when up to date. Only the llama-bench target:
+ * the README's `cmake --build build` compiles the same code for it, plus other programs, one of
+ * which (the server's web UI) downloads assets at build time.
+ */
+export async function ensureReadmeLlamaBench(log: (line: string) => void): Promise<string> {
+  if (!existsSync(join(README_BUILD_DIR, 'CMakeCache.txt'))) {
+    log(`Configuring llama.cpp the README's way (cmake -B ${README_BUILD_DIR}: GGML_NATIVE, default options)…`);
+    await runInherit('cmake', ['-S', LLAMA_CPP_DIR, '-B', README_BUILD_DIR, '-DGGML_NATIVE=ON']);
+  }
+  const cache = readFileSync(join(README_BUILD_DIR, 'CMakeCache.txt'), 'utf8');
+  if (!/^GGML_NATIVE:BOOL=ON$/m.test(cache) || /^GGML_BACKEND_DL:BOOL=ON$/m.test(cache)) {
+    throw new Error(`${README_BUILD_DIR} is not a README-style build (GGML_NATIVE=ON, no GGML_BACKEND_DL): delete it and run again`);
+  }
+  log('Building llama-bench the README\'s way (cmake --build --config Release; minutes the first time)…');
+  await runInherit('cmake', ['--build', README_BUILD_DIR, '--config', 'Release', '--target', 'llama-bench', '--parallel', String(availableParallelism())]);
+  const exe = process.platform === 'win32' ? 'llama-bench.exe' : 'llama-bench';
+  const candidates = [join(README_BUILD_DIR, 'bin', exe), join(README_BUILD_DIR, 'bin', 'Release', exe)];
+  const found = candidates.find((path) => existsSync(path));
+  if (found === undefined) throw new Error(`llama-bench was built but not found; looked in:\n  ${candidates.join('\n  ')}`);
+  return found;
 }
 
 /** Output of a finished command. */

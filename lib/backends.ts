@@ -5,7 +5,10 @@
  *
  * - the CPU backend: every variant present (prebuilds carry one per x86 instruction-set
  *   level, `libggml-cpu-haswell.so`, …) is asked its score for this CPU and the best one is
- *   loaded; `LLAMA_NAPI_CPU_VARIANT` forces one;
+ *   loaded; `LLAMA_NAPI_CPU_VARIANT` forces one. An x86 source build also has
+ *   `libggml-cpu-native.so`, compiled with -march=native, whose score beats every named
+ *   variant: it is only opened where the CPU has every flag its build machine had (recorded
+ *   beside it), so a build copied to another machine falls back to a named variant;
  * - GPU backends (`libggml-cuda.so`, `ggml-vulkan.dll`, …): loaded when present, CUDA before
  *   Metal before Vulkan, and only the first family that finds a device, so one GPU is not
  *   listed twice (CUDA and Vulkan both see an NVIDIA card). `LLAMA_NAPI_BACKENDS=cpu` loads
@@ -21,10 +24,11 @@
  * (`@llama-napi/<backend>-<platform>-<arch>`), then `LLAMA_NAPI_BACKEND_PATH`.
  * @internal
  */
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { delimiter, dirname, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import type { NativeAddon } from './native.js';
+import { cpuFlags, parseCpuFlags } from './cpu.js';
 import { LlamaError } from './errors.js';
 import { log } from './logger.js';
 import { packageVersion, readJsonFile } from './package-files.js';
@@ -129,10 +133,52 @@ function reasonOf(error: unknown): string {
   return String((error as Error)?.message ?? error);
 }
 
+/** The x86 CPU variant compiled for the building machine (-march=native; vendor/patches/0007). */
+export const NATIVE_CPU_VARIANT = 'native';
+
+/** The file beside a native CPU module that lists its build machine's CPU flags (CMakeLists.txt). */
+export function cpuFlagsFile(modulePath: string): string {
+  return modulePath.replace(/\.(?:so|dylib|dll)$/, '') + '.cpuflags';
+}
+
+/** The flags of `recorded` that `have` lacks, in recorded order. */
+export function missingCpuFlags(recorded: readonly string[], have: readonly string[]): string[] {
+  const present = new Set(have);
+  return recorded.filter((flag) => !present.has(flag));
+}
+
+/**
+ * Why the native CPU module at `modulePath` must not be opened on a CPU with flags `have`
+ * (undefined: they cannot be read), or undefined when it may. -march=native lets the compiler
+ * use every instruction set of the build machine, more than ggml's score checks (AVX512-FP16,
+ * VBMI2, GFNI…), and code in the module can run as soon as it is opened, before any score; so
+ * the module is opened only where every flag its build machine had is present. Flags that do
+ * not name instructions count too: a spurious difference costs the native module, never a crash.
+ */
+export function nativeModuleRefusal(modulePath: string, have: readonly string[] | undefined): string | undefined {
+  const file = cpuFlagsFile(modulePath);
+  let recorded: string[];
+  try {
+    recorded = parseCpuFlags(readFileSync(file, 'utf8'));
+  } catch {
+    recorded = [];
+  }
+  if (recorded.length === 0) return `built with -march=native, but ${basename(file)} (its build machine's CPU flags) is missing or empty`;
+  if (have === undefined) return 'built with -march=native, and this system does not list its CPU flags (/proc/cpuinfo) to check them';
+  const missing = missingCpuFlags(recorded, have);
+  return missing.length === 0 ? undefined : `built with -march=native on a CPU with flags this one lacks: ${missing.join(' ')}`;
+}
+
 /** Picks and loads the CPU backend: a forced variant, else the best-scoring one. */
 function loadCpu(addon: NativeAddon, files: BackendFile[], searchPaths: string[], skipped: SkippedBackend[]): LoadedBackend {
   const candidates = files.filter((f) => f.backend === 'cpu');
   const forced = process.env['LLAMA_NAPI_CPU_VARIANT']?.trim();
+  let flags: string[] | undefined | null = null; // read once, and only when a native module is present
+  const refusal = (file: BackendFile): string | undefined => {
+    if (file.variant !== NATIVE_CPU_VARIANT) return undefined;
+    if (flags === null) flags = cpuFlags();
+    return nativeModuleRefusal(file.path, flags);
+  };
   let chosen: BackendFile | undefined;
   if (forced) {
     chosen = candidates.find((f) => (f.variant ?? '') === forced);
@@ -140,12 +186,20 @@ function loadCpu(addon: NativeAddon, files: BackendFile[], searchPaths: string[]
       const have = candidates.map((f) => f.variant ?? '(single)').join(', ') || 'none';
       throw new LlamaError('ERR_BACKEND', `LLAMA_NAPI_CPU_VARIANT=${forced}: no such CPU backend variant (found: ${have})`);
     }
+    const refused = refusal(chosen);
+    if (refused !== undefined) throw new LlamaError('ERR_BACKEND', `LLAMA_NAPI_CPU_VARIANT=${forced}: ${refused}`);
     if (callScore(addon, chosen) === 0) {
       throw new LlamaError('ERR_BACKEND', `LLAMA_NAPI_CPU_VARIANT=${forced}: this CPU lacks the instruction sets that variant was built for`);
     }
   } else {
     let best = 0;
     for (const file of candidates) {
+      const refused = refusal(file);
+      if (refused !== undefined) {
+        skipped.push({ backend: 'cpu', path: file.path, reason: refused });
+        log('warn', `llama-napi: the native CPU backend ${file.path} is not used on this CPU: ${refused}`);
+        continue;
+      }
       let score: number | null;
       try {
         score = callScore(addon, file);

@@ -1,5 +1,6 @@
 /**
- * CPU facts for thread defaults.
+ * CPU facts: thread defaults, and the instruction-set flags the native CPU module is checked
+ * against (lib/backends.ts).
  * @internal
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -29,4 +30,24 @@ export function physicalCores(): number {
   } catch {
     return logical;
   }
+}
+
+/**
+ * This CPU's flags as Linux lists them (the `flags` line of /proc/cpuinfo: `avx2`,
+ * `avx512_fp16`, `amx_tile`, …), or undefined where they cannot be read (other systems).
+ */
+export function cpuFlags(cpuinfo = '/proc/cpuinfo'): string[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(cpuinfo, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => /^flags\s*:/.test(l));
+  return line === undefined ? undefined : parseCpuFlags(line.slice(line.indexOf(':') + 1));
+}
+
+/** Space-separated flags (a /proc/cpuinfo `flags` value, or a `.cpuflags` file) as a list. */
+export function parseCpuFlags(text: string): string[] {
+  return text.trim().split(/\s+/).filter(Boolean);
 }

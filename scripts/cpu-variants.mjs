@@ -1,8 +1,10 @@
 // Which of llama.cpp's CPU backend variants a build compiles (CMake: LLAMA_NAPI_CPU_VARIANTS).
-// Prebuilds compile every variant ("all") and pick the best one at load time. A local source
-// build only needs the one that suits the machine it runs on; on x86-64 that is the richest
-// variant whose instruction sets this CPU has (ggml refuses GGML_NATIVE with loadable
-// backends on x86, so "native" there means "the best named variant").
+// Prebuilds compile every named variant ("all") and pick the best one at load time. A local
+// source build compiles code for the machine it runs on: "native" (-march=native). On x86
+// ggml's loadable backends need a score, so there "native" is a variant of its own
+// (vendor/patches/0007), built beside the best named variant for this CPU: the loader
+// (lib/backends.ts) prefers the native one, and falls back to the named one where the native
+// module's recorded CPU flags are not all present (the build copied to another machine).
 import { readFileSync } from 'node:fs';
 
 /**
@@ -40,13 +42,16 @@ function cpuFlags() {
 }
 
 /**
- * LLAMA_NAPI_CPU_VARIANTS for a build: the environment's choice, else for a local source
- * build the best x86 variant for this CPU (x64 + haswell where the flags cannot be read),
- * and "native" on other architectures.
+ * LLAMA_NAPI_CPU_VARIANTS for a build: the environment's choice, else for a local source build
+ * "native" plus the best named x86 variant for this CPU on Linux x86-64 (the native module's
+ * guard reads /proc/cpuinfo), the best named variant alone on other x86-64 systems (x64 +
+ * haswell where the flags cannot be read), and "native" on other architectures. `flags`: this
+ * CPU's /proc/cpuinfo flags (null or undefined: unknown).
  */
-export function cpuVariantsForBuild(env = process.env, arch = process.arch) {
+export function cpuVariantsForBuild(env = process.env, arch = process.arch, flags = cpuFlags(), platform = process.platform) {
   if (env.LLAMA_NAPI_CPU_VARIANTS) return env.LLAMA_NAPI_CPU_VARIANTS;
   if (arch !== 'x64') return 'native';
-  const flags = cpuFlags();
-  return flags ? bestX86Variant(flags) : 'x64,haswell';
+  if (!flags) return 'x64,haswell';
+  const best = bestX86Variant(flags);
+  return platform === 'linux' ? `native,${best}` : best;
 }

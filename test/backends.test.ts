@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { backendPackageName, findBackendFiles } from '../lib/backends.js';
+import { backendPackageName, cpuFlagsFile, findBackendFiles, missingCpuFlags, NATIVE_CPU_VARIANT, nativeModuleRefusal } from '../lib/backends.js';
+import { cpuFlags } from '../lib/cpu.js';
 import { getBuildInfo } from '../lib/build-info.js';
 import { loadAddon } from '../lib/addon.js';
 import { describeOutcome, runChild } from './child/spawn.js';
@@ -90,6 +91,45 @@ describe('CPU variant for a source build', () => {
     assert.equal(cpuVariantsForBuild({ LLAMA_NAPI_CPU_VARIANTS: 'all' }, 'x64'), 'all');
     assert.equal(cpuVariantsForBuild({}, 'arm64'), 'native');
   });
+
+  it('on Linux x86-64 is the native variant beside the best named one; elsewhere on x86-64 the named one alone', () => {
+    const haswell = ['sse4_2', 'avx', 'f16c', 'fma', 'avx2', 'bmi2'];
+    assert.equal(cpuVariantsForBuild({}, 'x64', haswell, 'linux'), 'native,haswell');
+    assert.equal(cpuVariantsForBuild({}, 'x64', haswell, 'win32'), 'haswell');
+    assert.equal(cpuVariantsForBuild({}, 'x64', null, 'darwin'), 'x64,haswell'); // flags unknown
+    assert.equal(cpuVariantsForBuild({ LLAMA_NAPI_CPU_VARIANTS: 'x64,haswell' }, 'x64', haswell, 'linux'), 'x64,haswell');
+  });
+});
+
+describe('the native CPU module is opened only on a CPU with every flag of its build machine', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'llama-napi-native-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('records the flags beside the module, as <module>.cpuflags', () => {
+    assert.equal(cpuFlagsFile('/x/libggml-cpu-native.so'), '/x/libggml-cpu-native.cpuflags');
+    assert.equal(cpuFlagsFile('C:\\x\\ggml-cpu-native.dll'), 'C:\\x\\ggml-cpu-native.cpuflags');
+    assert.deepEqual(findBackendFiles(dir), []); // a .cpuflags file is no backend
+  });
+
+  it('lists the recorded flags this CPU lacks', () => {
+    assert.deepEqual(missingCpuFlags(['avx2', 'avx512f', 'avx512_fp16'], ['avx2', 'avx512f']), ['avx512_fp16']);
+    assert.deepEqual(missingCpuFlags(['avx2'], ['avx2', 'avx512f']), []);
+  });
+
+  it('refuses it without a record, without this CPU\'s flags, or with a flag missing; accepts it with all present', () => {
+    const module = join(dir, 'libggml-cpu-native.so');
+    writeFileSync(module, '');
+    assert.match(nativeModuleRefusal(module, ['avx2']) ?? '', /libggml-cpu-native\.cpuflags .*is missing or empty/);
+    writeFileSync(cpuFlagsFile(module), '\n');
+    assert.match(nativeModuleRefusal(module, ['avx2']) ?? '', /missing or empty/);
+    writeFileSync(cpuFlagsFile(module), 'fpu sse4_2 avx2 avx512_fp16\n');
+    assert.match(nativeModuleRefusal(module, undefined) ?? '', /does not list its CPU flags/);
+    assert.equal(nativeModuleRefusal(module, ['fpu', 'sse4_2', 'avx2']), 'built with -march=native on a CPU with flags this one lacks: avx512_fp16');
+    assert.equal(nativeModuleRefusal(module, ['fpu', 'sse4_2', 'avx2', 'avx512_fp16', 'amx_tile']), undefined);
+  });
 });
 
 describe('backends loaded at run time', () => {
@@ -130,6 +170,47 @@ describe('backends loaded at run time', () => {
     assert.equal(info.addonSource, process.env['LLAMA_NAPI_ADDON'] ? 'environment' : fromPrebuild ? 'prebuild' : 'source');
     assert.match(info.llamaCommit, /^[0-9a-f]{40}$/);
     assert.ok(info.devices.some((d) => d.type === 'cpu'));
+  });
+
+  it('a native module (x86 source build) records its build machine\'s CPU flags, which this CPU has, and is the one loaded', (t) => {
+    const native = findBackendFiles(addonDir).find((f) => f.backend === 'cpu' && f.variant === NATIVE_CPU_VARIANT);
+    if (native === undefined) return t.skip('no native CPU module in this build (LLAMA_NAPI_CPU_VARIANTS without "native")');
+    assert.ok(existsSync(cpuFlagsFile(native.path)), 'the build wrote the flags file');
+    assert.equal(nativeModuleRefusal(native.path, cpuFlags()), undefined);
+    const named = findBackendFiles(addonDir).filter((f) => f.backend === 'cpu' && f.variant !== NATIVE_CPU_VARIANT);
+    const addon = loadAddon();
+    for (const f of named) assert.ok(addon.backendScore(native.path)! > (addon.backendScore(f.path) ?? 0), `native outscores ${f.variant}`);
+    assert.equal(getBuildInfo().cpuVariant, NATIVE_CPU_VARIANT);
+  });
+
+  it('a native module copied to a CPU without one of its build flags is not opened: a named variant is loaded, and forcing it is ERR_BACKEND', async (t) => {
+    const native = findBackendFiles(addonDir).find((f) => f.backend === 'cpu' && f.variant === NATIVE_CPU_VARIANT);
+    if (native === undefined) return t.skip('no native CPU module in this build');
+    // The build folder "copied to another machine": the same files, and a flag record naming a
+    // flag this CPU does not have (as a build machine with a newer instruction set would).
+    const copy = mkdtempSync(join(tmpdir(), 'llama-napi-copied-build-'));
+    try {
+      for (const name of readdirSync(addonDir)) {
+        if (/\.node$|^(lib)?(llama-napi-|ggml-)/.test(name)) copyFileSync(join(addonDir, name), join(copy, name));
+      }
+      const flagsFile = cpuFlagsFile(join(copy, native.path.slice(addonDir.length + 1)));
+      writeFileSync(flagsFile, `${readFileSync(flagsFile, 'utf8').trim()} avx1024_from_the_future\n`);
+      const env = { LLAMA_NAPI_ADDON: join(copy, 'llama_napi.node'), LLAMA_NAPI_BACKENDS: 'cpu' };
+      const result = await report(env, model);
+      assert.ok(result.ok, result.message);
+      assert.ok(result.text !== undefined && result.text.length > 0, 'generated on the named variant');
+      const cpu = result.info!.backends.find((b) => b.name === 'CPU')!;
+      assert.notEqual(result.info!.cpuVariant, NATIVE_CPU_VARIANT);
+      assert.ok(cpu.path.startsWith(copy), cpu.path);
+      const skipped = result.info!.skippedBackends.find((s) => s.backend === 'cpu' && s.path.endsWith(native.path.slice(addonDir.length)));
+      assert.equal(skipped?.reason, 'built with -march=native on a CPU with flags this one lacks: avx1024_from_the_future');
+      assert.ok(result.warnings.some((w) => /native CPU backend .* is not used on this CPU/.test(w)), result.warnings.join('\n'));
+      const forced = await report({ ...env, LLAMA_NAPI_CPU_VARIANT: NATIVE_CPU_VARIANT });
+      assert.equal(forced.code, 'ERR_BACKEND');
+      assert.match(forced.message!, /LLAMA_NAPI_CPU_VARIANT=native: built with -march=native on a CPU with flags this one lacks/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it('LLAMA_NAPI_CPU_VARIANT forces a variant; one this CPU cannot run or an unknown one is ERR_BACKEND', async () => {
