@@ -31,6 +31,8 @@ export interface RequestRecord {
   completionTokens: number | undefined;
   /** Request start → end of the response, ms. */
   totalMs: number;
+  /** When the request started (`performance.now()` of the load generator), to line requests up in time. */
+  startedAt: number;
 }
 
 /** One run of the load: every client's every request. */
@@ -74,7 +76,7 @@ function streamOne(
     const started = performance.now();
     const record: RequestRecord = {
       client, index, status: 0, ttftMs: Number.NaN, itlMs: [], contentEvents: 0,
-      promptTokens: undefined, completionTokens: undefined, totalMs: Number.NaN,
+      promptTokens: undefined, completionTokens: undefined, totalMs: Number.NaN, startedAt: started,
     };
     let last = Number.NaN;
     let settled = false;

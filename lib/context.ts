@@ -10,7 +10,7 @@ import { INTERNAL, assertInternal, noop } from './lifetime.js';
 import type { NativeContext } from './native.js';
 import type { ResolvedContextOptions } from './options/context.js';
 import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from './options/generate.js';
-import { buildSamplerChain } from './sampling.js';
+import { buildSamplerChain, samplesOnDevice } from './sampling.js';
 import { argRangeError, booleanOption, optionsObject, tokenIds, typeError } from './validate.js';
 
 /**
@@ -22,6 +22,8 @@ export interface ContextOwner {
   readonly vocabularySize: number;
   /** Whether generated text starts with the tokenizer's word-start space (SentencePiece). */
   readonly spaceBeforeText: boolean;
+  /** Whether the output layer runs on a GPU or an RPC server (where device sampling pays). */
+  readonly outputOffloaded: boolean;
   /** Tokenizes prompt text: the model's own BOS rules, special-token text stays text. */
   tokenizePrompt(text: string): Int32Array;
   /** Formats and tokenizes a conversation (lib/chat-template.ts). */
@@ -294,9 +296,11 @@ export class Context implements AsyncDisposable {
     onFinish?: (result: GenerationResult) => void,
   ): Generation {
     if (prompt.length === 0) throw argRangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');
+    const sampler = buildSamplerChain(resolved, this.#sequenceSize, this.#owner.vocabularySize);
     return new Generation(this.#host, {
       prompt,
-      sampler: buildSamplerChain(resolved, this.#sequenceSize, this.#owner.vocabularySize),
+      sampler,
+      deviceSampling: samplesOnDevice(sampler, resolved, this.#owner.vocabularySize, this.#owner.outputOffloaded),
       maxTokens: resolved.maxTokens,
       cachePrompt: resolved.cachePrompt,
       priority: resolved.priority,

@@ -68,6 +68,13 @@ export interface GenerationResult {
   timeToFirstTokenMs: number | null;
   /** With `logprobs: true`: one entry per token of `tokens`, in order. */
   logprobs?: TokenLogprob[];
+  /**
+   * Where the tokens were chosen: `'device'` — inside the decode graph (llama.cpp's backend
+   * sampling; on the CPU backend when the model runs there), every token; `'host'` — by the
+   * sampler chain on the CPU after the logits were copied back (also when nothing was sampled).
+   * See {@link GenerateOptions.deviceSampling}.
+   */
+  sampledOn: 'device' | 'host';
 }
 
 /**
@@ -104,6 +111,8 @@ export interface GenerationRequest {
   priority: number;
   /** `-1`: no log-probabilities; `k >= 0`: each token's and the `k` most likely. */
   topLogprobs: number;
+  /** Ask the addon to sample inside the decode graph (see lib/sampling.ts `samplesOnDevice`). */
+  deviceSampling: boolean;
   stop: readonly string[];
   signal: AbortSignal | undefined;
   /** Stack of the `generate()` call, given to async errors. */
@@ -260,7 +269,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   }
 
   async #execute(): Promise<GenerationResult> {
-    const { prompt, sampler, maxTokens, cachePrompt, priority, topLogprobs } = this.#request;
+    const { prompt, sampler, maxTokens, cachePrompt, priority, topLogprobs, deviceSampling } = this.#request;
     this.#host.assertUsable(); // the context may have been disposed while this job waited
     if (this.#abortRequested) return this.#summary('abort', undefined, null);
 
@@ -280,7 +289,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     let native: NativeGenerateResult;
     this.#running = true;
     try {
-      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, priority, topLogprobs, id: this.#id }, onTokens);
+      native = await this.#host.generate(prompt, sampler, { maxTokens, cachePrompt, priority, topLogprobs, deviceSampling, id: this.#id }, onTokens);
     } catch (error) {
       // A job's own abort resolves with finishReason 'abort'; the addon rejects a running job
       // with ERR_ABORTED only when the whole context is torn down, which is a disposal here.
@@ -333,6 +342,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       promptTokensPerSecond: perSecond(promptTokens, native?.promptMicros),
       generationTokensPerSecond: perSecond(generatedTokens, native?.generateMicros),
       timeToFirstTokenMs,
+      sampledOn: native?.sampledOn ?? 'host',
     };
     if (this.#request.topLogprobs >= 0) summary.logprobs = [...this.#logprobs];
     return summary;

@@ -31,7 +31,7 @@ export {
   LOAD_MODEL_DEFAULTS,
 } from './options/load.js';
 export { type ContextOptions, type FlashAttention, type KvCacheType, type Pooling, defaultThreads } from './options/context.js';
-export { type GenerateOptions, GENERATE_DEFAULTS } from './options/generate.js';
+export { type DeviceSampling, type GenerateOptions, GENERATE_DEFAULTS } from './options/generate.js';
 export { MAX_LOGIT_BIAS, type JsonSchema, type LogitBias } from './options/constraints.js';
 export { jsonSchemaToGrammar } from './grammar.js';
 export { listDevices, type Device } from './devices.js';

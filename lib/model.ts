@@ -95,6 +95,10 @@ export class Model implements AsyncDisposable {
     this.#owner = {
       vocabularySize: info.vocabularySize,
       spaceBeforeText: info.vocabularyType === SPM_VOCABULARY,
+      // llama.cpp offloads the output layer first (-ngl 1 puts it on the GPU).
+      outputOffloaded:
+        plan !== undefined && plan.gpuLayers > 0 &&
+        (plan.opts.rpcServers.length > 0 || listDevices().some((d) => d.type === 'gpu' || d.type === 'igpu')),
       tokenizePrompt: (text) => this.#tokenize(text, true, false),
       formatChat: (messages, addAssistant, options) => this.#formatChat(messages, addAssistant, options),
     };

@@ -109,6 +109,8 @@ export interface NativeContextParams {
   poll: number;
   /** Sequences the context serves at once (n_seq_max); the KV cache is split evenly between them. */
   sequences: number;
+  /** An idle context's wait for more requests after one arrives, µs (0..1e6; absent or 0: none). */
+  burstWindowMicros?: number;
   /** llama_flash_attn_type by name; absent: auto. */
   flashAttention?: 'auto' | 'on' | 'off';
   /** KV cache ggml types by name; absent: f16. A quantized V with flashAttention 'off' is ERR_INVALID_ARG. */
@@ -154,6 +156,11 @@ export interface NativeGenerateParams {
   priority: number;
   /** `-1` (or absent): no log-probabilities; `k >= 0`: each token's and the `k` most likely ones. */
   topLogprobs?: number;
+  /**
+   * Sample inside the decode graph (llama.cpp's backend sampling, src/backend_sampling.h) if the
+   * addon finds every stage of `sampler` can run there; otherwise, or absent, on the host.
+   */
+  deviceSampling?: boolean;
 }
 
 /**
@@ -181,6 +188,8 @@ export interface NativeGenerateResult {
   /** Microseconds spent decoding the prompt, and generating (sampling + decoding) after it. */
   promptMicros: number;
   generateMicros: number;
+  /** `'device'`: every token was chosen inside the decode graph; `'host'`: by the host chain (or nothing was sampled). */
+  sampledOn: 'device' | 'host';
 }
 
 export interface NativeModel {

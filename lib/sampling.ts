@@ -75,3 +75,32 @@ export function buildSamplerChain(settings: SamplingSettings, contextSize: numbe
   chain.push({ type: 'dist', seed: settings.seed });
   return chain;
 }
+
+/** The stages llama.cpp's backend sampling runs in the decode graph (those implementing its backend interface that this library uses). */
+const DEVICE_STAGES: ReadonlySet<NativeSamplerStage['type']> = new Set(['greedy', 'dist', 'temperature', 'topK', 'topP', 'minP']);
+
+/**
+ * Whether a generation asks the addon to sample inside the decode graph (llama.cpp's backend
+ * sampling, see `GenerateOptions.deviceSampling`): `'on'`, or `'auto'` with the output layer
+ * offloaded; no log-probabilities (they need the raw logits on the host); and a chain whose
+ * every stage runs there as on the host.
+ * Penalties, logit biases and grammars keep the chain on the host, as llama.cpp's server does
+ * for grammars; its backend penalties sampler exists, but is left out until it is proven equal.
+ * The addon checks the same stage list again and reports where sampling actually ran.
+ *
+ * @param chain - the stages {@link buildSamplerChain} made
+ * @param settings - the resolved `deviceSampling` and `topLogprobs`
+ * @param vocabularySize - the model's vocabulary: llama.cpp's backend top-k needs `k` within it
+ * @param outputOffloaded - whether the model's output layer runs on a GPU or an RPC server
+ * @internal
+ */
+export function samplesOnDevice(
+  chain: readonly NativeSamplerStage[],
+  settings: Pick<ResolvedGenerateOptions, 'deviceSampling' | 'topLogprobs'>,
+  vocabularySize: number,
+  outputOffloaded: boolean,
+): boolean {
+  if (settings.deviceSampling === 'off' || settings.topLogprobs >= 0) return false;
+  if (settings.deviceSampling === 'auto' && !outputOffloaded) return false;
+  return chain.every((stage) => DEVICE_STAGES.has(stage.type) && (stage.type !== 'topK' || stage.k <= vocabularySize));
+}

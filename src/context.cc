@@ -208,8 +208,10 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
   SlotRequest request;
   request.prompt = TokensFromJs(env, info[0]);
   GenerateParamsFromJs(env, params, request);
-  request.chain.reset(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab),
+  bool device_capable = false;
+  request.chain.reset(BuildSamplerChain(env, info[1].As<Napi::Array>(), model_->vocab, &device_capable),
                       [](llama_sampler* s) { if (s != nullptr) llama_sampler_free(s); });
+  request.device_sampling = request.device_sampling && device_capable;
   if (!request.chain.get()) request.chain.reset();  // greedy: the engine takes the argmax itself
   request.abort = NewJobFlag(env, params.Get("id"));
 
@@ -226,6 +228,7 @@ Napi::Value Context::Generate(const Napi::CallbackInfo& info) {
       out.Set("generatedTokens", r.generated_tokens);
       out.Set("promptMicros", static_cast<double>(r.prompt_micros));
       out.Set("generateMicros", static_cast<double>(r.generate_micros));
+      out.Set("sampledOn", r.sampled_on_device ? "device" : "host");
       return out;
     });
   };

@@ -1,7 +1,10 @@
 #include "context_engine.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
+#include "backend_sampling.h"
 #include "errors.h"
 #include "log.h"
 #include "rpc.h"
@@ -9,7 +12,7 @@
 namespace llama_napi {
 
 ContextEngine::ContextEngine(ModelRef model, const EngineParams& p, const std::atomic<bool>* abort)
-    : model_(std::move(model)), abort_(abort) {
+    : model_(std::move(model)), abort_(abort), burst_window_us_(p.burst_window_us) {
   LogTakeRecent();
   llama_context_params cp = ContextParamsFor(p);
   cp.abort_callback = AbortCallback;  // decode stops between graph nodes
@@ -65,6 +68,24 @@ void ContextEngine::Submit(SlotRequest request) {
   slot->request = std::move(request);
   slot->result.prompt_tokens = static_cast<int32_t>(slot->request.prompt.size());
   waiting_.push_back(std::move(slot));
+  if (burst_window_us_ > 0 && active_.empty()) {
+    burst_last_ = NowMicros();
+    if (burst_first_ == 0) burst_first_ = burst_last_;
+  }
+}
+
+bool ContextEngine::Gathering() {
+  if (burst_first_ == 0) return false;
+  size_t free = 0;
+  for (const Sequence& seq : sequences_) free += seq.busy ? 0 : 1;
+  const int64_t now = NowMicros();
+  // Each arrival extends the wait by one window, up to four windows after the first request.
+  if (active_.empty() && waiting_.size() < free && now - burst_last_ < burst_window_us_ &&
+      now - burst_first_ < 4 * burst_window_us_) {
+    return true;
+  }
+  burst_first_ = burst_last_ = 0;
+  return false;
 }
 
 void ContextEngine::FillBatch() {
@@ -129,6 +150,11 @@ bool ContextEngine::Step() {
     return false;
   }
   if (RpcFailed()) return false;
+  if (Gathering()) {
+    // The loop runs the submissions posted meanwhile, then steps again.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    return true;
+  }
   Admit();
   for (size_t i = 0; i < active_.size();) {
     if (active_[i]->Aborted()) {
@@ -223,8 +249,9 @@ void ContextEngine::Sample(Slot& slot) {
       return;
     }
     // llama_sampler_sample also accepts the token into the chain.
-    llama_token token = slot.request.chain ? llama_sampler_sample(slot.request.chain.get(), ctx_, slot.batch_index)
-                                           : Argmax(slot.batch_index);
+    llama_token token = slot.on_device       ? SampleAttached(ctx_, slot)
+                        : slot.request.chain ? llama_sampler_sample(slot.request.chain.get(), ctx_, slot.batch_index)
+                                             : Argmax(slot.batch_index);
     if (llama_vocab_is_eog(model_->vocab, token)) return Finish(slot, "eog");
     int32_t n = llama_token_to_piece(model_->vocab, token, piece_.data(), static_cast<int32_t>(piece_.size()), 0, false);
     if (n < 0) {

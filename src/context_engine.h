@@ -86,6 +86,9 @@ class ContextEngine {
   bool RpcFailed();
   // The most likely next token at batch index `i` (the first one on ties, as llama.cpp's greedy sampler).
   llama_token Argmax(int32_t i);
+  // Whether an idle engine should wait a little longer before admitting: requests keep arriving
+  // within the burst window and sequences are still free (see EngineParams::burst_window_us).
+  bool Gathering();
   // Whether llama.cpp should stop the decode in flight.
   bool DecodeShouldStop() const;
   static bool AbortCallback(void* engine);
@@ -103,6 +106,12 @@ class ContextEngine {
   size_t first_ = 0;  // which generating request goes first when not all fit one batch
   std::vector<Slot*> generating_, prompting_;  // FillBatch's lists, kept to spare an allocation per step
   std::string piece_;
+  // A burst of requests arriving at an idle engine: when its first and latest requests came
+  // (0: none). Its prompts are admitted together, so they decode as one batch of equal
+  // sequences instead of the first one alone while the rest wait a whole prompt step.
+  const int64_t burst_window_us_;
+  int64_t burst_first_ = 0;
+  int64_t burst_last_ = 0;
   TokenLogprobs logprobs_;             // scratch of Sample for requests that ask for them
   std::vector<llama_token> logprob_order_;
 };

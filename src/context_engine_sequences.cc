@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "backend_sampling.h"
 #include "context_engine.h"
 #include "errors.h"
 
@@ -89,6 +90,7 @@ void ContextEngine::Admit() {
     owned->started_at = NowMicros();
     owned->prompt_done = KeepPrefix(seq, best, owned->request.prompt, owned->request.reuse_prefix);
     owned->result.cached_tokens = static_cast<int32_t>(owned->prompt_done);
+    AttachBackendSampler(ctx_, *owned);  // when the request asked to sample in the graph
     // Penalty samplers look back over the prompt too, as llama.cpp's CLI does.
     if (owned->request.chain) {
       for (llama_token t : owned->request.prompt) llama_sampler_accept(owned->request.chain.get(), t);
@@ -122,6 +124,7 @@ void ContextEngine::ForgetSequence(llama_seq_id id) {
 }
 
 void ContextEngine::Release(Slot& slot) {
+  DetachBackendSampler(ctx_, slot);  // before the slot, which owns the chain, is freed
   if (slot.seq >= 0) sequences_[static_cast<size_t>(slot.seq)].busy = false;
   for (size_t i = 0; i < active_.size(); i++) {
     if (active_[i].get() == &slot) {

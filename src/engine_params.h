@@ -21,6 +21,9 @@ struct EngineParams {
   ggml_type type_v = GGML_TYPE_F16;
   bool embeddings = false;  // output pooled embeddings instead of logits
   enum llama_pooling_type pooling = LLAMA_POOLING_TYPE_UNSPECIFIED;
+  // How long an idle context waits for more requests after one arrives, so that the prompts of
+  // a burst decode in one batch (0: start at once). See ContextEngine::Gathering.
+  uint32_t burst_window_us = 0;
 };
 
 // The llama_context_params these parameters stand for (no callbacks attached).

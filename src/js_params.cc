@@ -140,6 +140,8 @@ EngineParams EngineParamsFromJs(Napi::Env env, Napi::Object o) {
   p.threads_batch = static_cast<int32_t>(UintField(env, o, "threadsBatch", 1));
   p.poll = UintField(env, o, "poll", 0);
   p.sequences = UintField(env, o, "sequences", 1);
+  p.burst_window_us = !o.Get("burstWindowMicros").IsUndefined() ? UintField(env, o, "burstWindowMicros", 0) : 0;
+  if (p.burst_window_us > 1'000'000) ThrowCoded(env, kErrInvalidArg, "burstWindowMicros out of range");
   if (p.poll > 100) ThrowCoded(env, kErrInvalidArg, "poll out of range");
   p.flash_attn = FlashAttnField(env, o);
   p.embeddings = o.Get("embeddings").ToBoolean();
@@ -167,6 +169,7 @@ void GenerateParamsFromJs(Napi::Env env, Napi::Object params, SlotRequest& reque
   if (priority.IsNumber()) request.priority = priority.As<Napi::Number>().Int32Value();
   Napi::Value top_logprobs = params.Get("topLogprobs");
   if (top_logprobs.IsNumber()) request.top_logprobs = std::max(-1, top_logprobs.As<Napi::Number>().Int32Value());
+  request.device_sampling = params.Get("deviceSampling").ToBoolean();
 }
 
 std::vector<llama_token> TokensFromJs(Napi::Env env, Napi::Value value) {

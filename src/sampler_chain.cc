@@ -88,9 +88,23 @@ llama_sampler* MakeStage(Napi::Env env, const std::string& type, Napi::Object s,
   ThrowCoded(env, kErrInvalidArg, "unknown sampler stage '" + type + "'");
 }
 
+// Whether llama.cpp's backend sampling runs this (already built) stage as the host chain would:
+// the stages that implement its backend interface, with values its graph accepts. ggml_top_k
+// asserts k <= the row's length; the backend top-p and min-p always keep one candidate and
+// ignore min_keep, which is the host's behaviour only for min_keep <= 1.
+bool DeviceStage(const std::string& type, Napi::Object s, int32_t n_vocab) {
+  if (type == "greedy" || type == "dist" || type == "temperature") return true;
+  if (type == "topK") {
+    const double k = s.Get("k").As<Napi::Number>().DoubleValue();
+    return k > 0 && k <= n_vocab;
+  }
+  if (type == "topP" || type == "minP") return s.Get("minKeep").As<Napi::Number>().DoubleValue() <= 1;
+  return false;  // penalties, logit bias and grammars run on the host
+}
+
 }  // namespace
 
-llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_vocab* vocab) {
+llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_vocab* vocab, bool* device_capable) {
   llama_sampler_chain_params params = llama_sampler_chain_default_params();
   params.no_perf = true;
   std::unique_ptr<llama_sampler, decltype(&llama_sampler_free)> chain(llama_sampler_chain_init(params), llama_sampler_free);
@@ -100,6 +114,7 @@ llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_
                                ? stages.Get(n - 1).As<Napi::Object>().Get("type").ToString().Utf8Value()
                                : std::string();
   if (last != "dist" && last != "greedy") ThrowCoded(env, kErrInvalidArg, "a sampler chain must end with 'dist' or 'greedy'");
+  if (device_capable != nullptr) *device_capable = true;
   // Only when greedy is the whole chain: a logit bias or a grammar must see the logits.
   if (n == 1 && last == "greedy") return nullptr;
   bool grammar = false;
@@ -112,6 +127,7 @@ llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_
     grammar = grammar || type == "grammar" || type == "jsonSchema";
     bias = bias || type == "logitBias";
     llama_sampler_chain_add(chain.get(), MakeStage(env, type, stage, vocab));  // the chain owns the stage
+    if (device_capable != nullptr && !DeviceStage(type, stage, llama_vocab_n_tokens(vocab))) *device_capable = false;
   }
   if (grammar || bias) llama_sampler_chain_add(chain.get(), MakeSelectionGuard(grammar ? kErrGrammar : kErrInvalidArg));
   return chain.release();

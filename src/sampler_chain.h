@@ -15,6 +15,9 @@ namespace llama_napi {
 // stage (a logit bias, a grammar) needs that array, so it always gets a real chain.
 // A chain with a grammar or a logit bias ends with a guard after its dist/greedy stage that
 // refuses a token every candidate of which was excluded (see MakeSelectionGuard).
-llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_vocab* vocab);
+// `device_capable` (optional) is set to whether every stage can run in llama.cpp's backend
+// sampling exactly as on the host (see src/backend_sampling.h); false for penalties, logit
+// biases and grammars.
+llama_sampler* BuildSamplerChain(Napi::Env env, Napi::Array stages, const llama_vocab* vocab, bool* device_capable = nullptr);
 
 }  // namespace llama_napi

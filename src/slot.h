@@ -27,6 +27,7 @@ struct GenerateResult {
   int32_t generated_tokens = 0;
   int64_t prompt_micros = 0;
   int64_t generate_micros = 0;
+  bool sampled_on_device = false;  // every token was chosen inside the decode graph (backend_sampling.h)
 };
 
 // What the caller asks and how it hears back. Callbacks run on the loop thread; exactly one
@@ -40,6 +41,7 @@ struct SlotRequest {
   bool embed = false;                    // evaluate the prompt, report its pooled embedding, stop
   int32_t priority = 0;                  // higher: admitted and given prompt room first
   int32_t top_logprobs = -1;             // -1: no log-probabilities; k >= 0: the chosen token's and the top k
+  bool device_sampling = false;          // sample inside the decode graph if llama.cpp can (backend_sampling.h)
   std::shared_ptr<const std::atomic<bool>> abort;
   // `logprobs` is null unless the request asked for them (top_logprobs >= 0).
   std::function<void(llama_token, const char* piece, size_t length, const TokenLogprobs* logprobs)> on_token;
@@ -59,6 +61,7 @@ struct Slot {
   GenerateResult result;
   int64_t started_at = 0;
   int64_t prompt_done_at = 0;
+  bool on_device = false;  // its chain is its sequence's backend sampler (backend_sampling.h)
 
   bool Aborted() const { return request.abort && request.abort->load(std::memory_order_relaxed); }
 };

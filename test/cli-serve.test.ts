@@ -66,12 +66,15 @@ describe('llama-napi serve', () => {
     assert.equal(o.code, 2, describeCli(o));
     assert.match(o.stderr, /--parallel expects an integer in \[1, 256\], got "0"/);
     assert.doesNotMatch(o.stderr, /loaded/);
+    const burst = await runCli(['serve', '-m', model, '--burst-window', '1001']);
+    assert.equal(burst.code, 2, describeCli(burst));
+    assert.match(burst.stderr, /--burst-window expects an integer in \[0, 1000\], got "1001"/);
   });
 
   it('prints its flags with --help', async () => {
     const o = await runCli(['serve', '--help']);
     assert.equal(o.code, 0, describeCli(o));
-    for (const flag of ['--host', '--port', '--parallel', '--max-queue', '--api-key', '--cors', '--embedding', '-ngl', '-c']) {
+    for (const flag of ['--host', '--port', '--parallel', '--max-queue', '--burst-window', '--api-key', '--cors', '--embedding', '-ngl', '-c']) {
       assert.ok(o.stdout.includes(flag), `${flag} in help`);
     }
   });

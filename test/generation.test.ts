@@ -61,6 +61,7 @@ function fakeHost(
     generatedTokens,
     promptMicros: 1000,
     generateMicros: 2000,
+    sampledOn: 'host',
   });
   const host: GenerationHost = {
     enqueue: (job) => queue.run(job),
@@ -102,6 +103,7 @@ function request(overrides: Partial<GenerationRequest> = {}): GenerationRequest 
     cachePrompt: true,
     priority: 0,
     topLogprobs: -1,
+    deviceSampling: false,
     stop: [],
     signal: undefined,
     callerStack: undefined,

@@ -69,6 +69,7 @@ describe('generate options', () => {
         presencePenalty: resolved.presencePenalty,
         cachePrompt: resolved.cachePrompt,
         priority: resolved.priority,
+        deviceSampling: resolved.deviceSampling,
       },
       { ...GENERATE_DEFAULTS },
     );
@@ -178,6 +179,7 @@ describe('createContext options', () => {
       threadsBatch: defaultThreads(),
       poll: 0,
       sequences: 1,
+      burstWindowMicros: 0,
       flashAttention: 'auto',
       kvCacheTypeK: 'f16',
       kvCacheTypeV: 'f16',
@@ -229,6 +231,9 @@ describe('createContext options', () => {
     [{ contextSize: 256, sequences: 300 }, 'sequences', RangeError],
     [{ sequences: 1.5 }, 'sequences', RangeError],
     [{ sequences: '2' }, 'sequences', TypeError],
+    [{ burstWindowMs: -1 }, 'burstWindowMs', RangeError],
+    [{ burstWindowMs: 1000.5 }, 'burstWindowMs', RangeError],
+    [{ burstWindowMs: '5' }, 'burstWindowMs', TypeError],
     [{ parallel: 2 }, 'parallel', TypeError],
   ];
   for (const [options, name, kind] of cases) {

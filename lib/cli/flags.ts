@@ -122,6 +122,7 @@ export const SERVER_FLAGS: FlagGroup = {
     { key: 'port', names: ['--port'], value: 'N', help: 'port; default 8080, 0 picks a free one' },
     { key: 'parallel', names: ['-np', '--parallel'], value: 'N', help: 'requests served at once (sequences sharing -c); default 1' },
     { key: 'maxQueue', names: ['--max-queue'], value: 'N', help: 'requests that may wait for a free sequence, beyond that 503; default 64' },
+    { key: 'burstWindow', names: ['--burst-window'], value: 'MS', help: 'an idle server waits up to MS ms for more requests so a burst starts together; default 5, 0 to start at once' },
     { key: 'apiKey', names: ['--api-key'], value: 'KEY', help: 'require Authorization: Bearer KEY (default: $LLAMA_NAPI_API_KEY)' },
     { key: 'cors', names: ['--cors'], optionalValues: [], implied: '*', help: 'CORS headers for browsers: --cors for any origin, --cors=ORIGIN[,ORIGIN…] for those' },
     { key: 'embeddings', names: ['--embedding', '--embeddings'], help: 'serve /v1/embeddings instead of generation' },

@@ -20,7 +20,7 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   kvCacheTypeK: '-ctk', kvCacheTypeV: '-ctv', gpuLayers: '-ngl', nCpuMoe: '--n-cpu-moe', tensorOverrides: '-ot',
   mainGpu: '-mg', splitMode: '-sm', tensorSplit: '-ts', rpcServers: '--rpc', rpcTimeout: '--rpc', maxTokens: '-n', temperature: '--temp', topK: '--top-k',
   topP: '--top-p', minP: '--min-p', repeatPenalty: '--repeat-penalty', repeatLastN: '--repeat-last-n', seed: '-s',
-  grammar: '--grammar', jsonSchema: '--json-schema', stop: '-r', parallel: '--parallel', maxQueue: '--max-queue',
+  grammar: '--grammar', jsonSchema: '--json-schema', stop: '-r', parallel: '--parallel', maxQueue: '--max-queue', burstWindowMs: '--burst-window',
   apiKey: '--api-key', cors: '--cors', modelName: '--alias', chatTemplate: '--chat-template', template: '--chat-template',
 };
 

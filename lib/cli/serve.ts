@@ -26,6 +26,7 @@ export async function serveCommand(argv: readonly string[], term: Terminal): Pro
   placementOptions(f);
   contextOptions(f, 0);
   const server = serverOptions(f);
+  const burstWindow = bounded(f, 'burstWindow', 0, 1000);
   if (f.flag('verbose')) setLogger((level, message) => term.note(`${level}: ${message.trimEnd()}`), { level: 'debug' });
 
   // Ctrl-C while loading stops the load (exit 130); once listening, runServer owns the signals.
@@ -49,7 +50,7 @@ export async function serveCommand(argv: readonly string[], term: Terminal): Pro
     await runServer({
       ...server,
       model,
-      context: plan.context,
+      context: burstWindow === undefined ? plan.context : { ...plan.context, burstWindowMs: burstWindow },
       logger: f.flag('verbose') ? (level, message) => term.note(`${level}: ${message}`) : undefined,
       print: (line) => term.note(line),
     });

@@ -4,7 +4,7 @@
  */
 import { physicalCores } from '../cpu.js';
 import type { NativeContextParams } from '../native.js';
-import { INT32_MAX, booleanOption, enumOption, integerOption, optionsObject, rangeError } from '../validate.js';
+import { INT32_MAX, booleanOption, enumOption, integerOption, numberOption, optionsObject, rangeError } from '../validate.js';
 /** Options of {@link Model.createContext}. */
 export interface ContextOptions {
   /**
@@ -54,6 +54,15 @@ export interface ContextOptions {
    * `contextSize / sequences` tokens ({@link Context.sequenceSize}). Default `1`.
    */
   sequences?: number;
+  /**
+   * How long an idle context waits for more requests once one arrives, in milliseconds, `[0,
+   * 1000]`, so that the prompts of a burst (several clients at once) are admitted together and
+   * decode as one batch. Each request arriving meanwhile extends the wait by the same amount,
+   * up to four times it in all, and the wait ends as soon as every sequence is taken. A request
+   * to a busy context never waits for it. Default `0` (start at once). `createServer` sets its
+   * own default for the context it creates (see its `context` option).
+   */
+  burstWindowMs?: number;
   /**
    * An embedding context: {@link Context.embed} returns pooled embeddings, and the context
    * computes no logits (it cannot generate). Default `false`.
@@ -121,6 +130,7 @@ const CONTEXT_KEYS = [
   'kvCacheTypeK',
   'kvCacheTypeV',
   'sequences',
+  'burstWindowMs',
   'embeddings',
   'pooling',
 ] as const;
@@ -160,6 +170,7 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
   // llama.cpp reserves an output row per sequence within a batch's outputs and aborts the
   // process (GGML_ASSERT in output_reserve) when there are more sequences than batchSize.
   if (sequences > batchSize) throw rangeError('sequences', `at most batchSize (${batchSize})`, sequences);
+  const burstWindowMs = o.burstWindowMs === undefined ? 0 : numberOption('burstWindowMs', o.burstWindowMs, { min: 0, max: 1000 });
   const embeddings = o.embeddings === undefined ? false : booleanOption('embeddings', o.embeddings);
   const pooling = o.pooling === undefined ? undefined : enumOption('pooling', o.pooling, POOLINGS);
   if (pooling !== undefined && !embeddings) {
@@ -186,6 +197,7 @@ export function resolveContextOptions(options: unknown, trainedContextLength: nu
     threadsBatch,
     poll,
     sequences,
+    burstWindowMicros: Math.round(burstWindowMs * 1000),
     flashAttention,
     kvCacheTypeK,
     kvCacheTypeV,

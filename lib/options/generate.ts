@@ -7,6 +7,7 @@ import { grammarOption, jsonSchemaOption, logitBiasOption, type JsonSchema, type
 import {
   INT32_MAX,
   booleanOption,
+  enumOption,
   integerOption,
   numberOption,
   optionsObject,
@@ -107,7 +108,27 @@ export interface GenerateOptions {
    * first), an integer in `[0, 100]`. Default `0`.
    */
   topLogprobs?: number;
+  /**
+   * Where the next token is chosen. On the device: inside the decode graph (llama.cpp's backend
+   * sampling, on the device that computes the output layer), so only the chosen token comes
+   * back instead of a row of logits — possible when every stage of the chain can run there:
+   * greedy (`temperature: 0`), or `topK`, `topP`, `minP`, `temperature` and the seeded draw.
+   * Penalties, `logitBias`, `grammar`, `jsonSchema` and `logprobs` keep the whole chain on the
+   * host. `'auto'`: on the device when the output layer is offloaded (`gpuLayers` > 0 with a GPU,
+   * or RPC servers), where it saves copying the logits back each token; on the host when the
+   * model runs on the CPU, where it saves nothing (llama.cpp's own default is the host:
+   * `--backend-sampling` off). `'on'`: on the device whenever the chain allows, the CPU backend
+   * included. `'off'`: always on the host. The result's `sampledOn` says which was used.
+   * Greedy tokens are the same either way except on exact ties; a seeded draw is reproducible on
+   * each path but not across them (see the guide's "Device sampling"). Default `'auto'`.
+   */
+  deviceSampling?: DeviceSampling;
 }
+
+/** Values of {@link GenerateOptions.deviceSampling}. */
+export type DeviceSampling = 'auto' | 'on' | 'off';
+/** The accepted values of {@link GenerateOptions.deviceSampling}. @internal */
+export const DEVICE_SAMPLING_MODES: readonly DeviceSampling[] = ['auto', 'on', 'off'];
 
 /** {@link GenerateOptions} after validation, with defaults applied. @internal */
 export interface ResolvedGenerateOptions {
@@ -131,6 +152,7 @@ export interface ResolvedGenerateOptions {
   logitBias: LogitBiasEntries;
   /** `-1`: no log-probabilities; `k >= 0`: the chosen token's and the `k` most likely. */
   topLogprobs: number;
+  deviceSampling: DeviceSampling;
 }
 
 /**
@@ -151,6 +173,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
   presencePenalty: 0,
   cachePrompt: true,
   priority: 0,
+  deviceSampling: 'auto',
 });
 
 /** Largest accepted seed; llama.cpp reads 0xFFFFFFFF (LLAMA_DEFAULT_SEED) as "random". */
@@ -181,6 +204,7 @@ export const GENERATE_KEYS = [
   'logitBias',
   'logprobs',
   'topLogprobs',
+  'deviceSampling',
 ] as const;
 
 /** A random seed in `[0, MAX_SEED]` from the OS's CSPRNG. */
@@ -224,5 +248,7 @@ export function resolveGenerateOptions(options: unknown): ResolvedGenerateOption
     jsonSchema: o.jsonSchema === undefined ? undefined : jsonSchemaOption(o.jsonSchema),
     logitBias: o.logitBias === undefined ? [] : logitBiasOption(o.logitBias),
     topLogprobs: logprobs ? topLogprobs : -1,
+    deviceSampling:
+      o.deviceSampling === undefined ? d.deviceSampling : enumOption('deviceSampling', o.deviceSampling, DEVICE_SAMPLING_MODES),
   };
 }

@@ -17,7 +17,9 @@ export interface ServerOptions {
   /**
    * The context the server creates on the model (`contextSize`, `batchSize`, `threads`,
    * `flashAttention`, KV cache types, …). `contextSize` is shared by all sequences: each request
-   * can hold `contextSize / parallel` tokens, prompt and reply together.
+   * can hold `contextSize / parallel` tokens, prompt and reply together. `burstWindowMs` defaults
+   * to {@link SERVER_DEFAULTS}' 5 here (0 in the library): requests that arrive together at an
+   * idle server start together, their prompts in one batch.
    */
   context?: Omit<ContextOptions, 'sequences' | 'embeddings'>;
   /** Requests served at once (the context's `sequences`, llama-server's `--parallel`). Default `1`. */
@@ -70,6 +72,14 @@ export interface ResolvedServerOptions {
 export const SERVER_DEFAULTS = Object.freeze({
   parallel: 1,
   maxQueue: 64,
+  /**
+   * The context's `burstWindowMs`: an idle server waits up to 5 ms (20 ms while requests keep
+   * arriving) so that a burst's prompts decode together. Measured with 64 clients at once
+   * (docs/benchmarks.md): without it the first request starts alone, and running and starting
+   * requests stay out of step for the whole run, each new prompt sharing its decode with the
+   * others' next tokens.
+   */
+  burstWindowMs: 5,
   maxBodyBytes: 8 * 1024 * 1024,
   shutdownTimeoutMs: 10_000,
   host: '127.0.0.1',
@@ -126,7 +136,7 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
   return {
     model: model as Model | string,
     load: o['load'] as LoadModelOptions | undefined,
-    context: { ...(o['context'] as ContextOptions | undefined) },
+    context: { burstWindowMs: d.burstWindowMs, ...(o['context'] as ContextOptions | undefined) },
     parallel: integer('parallel', o['parallel'], d.parallel, 1, 256),
     maxQueue: integer('maxQueue', o['maxQueue'], d.maxQueue, 0, 1_000_000),
     apiKey: apiKey as string | undefined,
