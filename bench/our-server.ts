@@ -26,7 +26,7 @@ const send = (message: Record<string, unknown>): void => {
   if (process.connected) process.send?.(message);
 };
 
-// 1 ms resolution, as bench.ts's other event-loop figures (each sample includes that period).
+// 1 ms resolution, as the other benchmarks' event-loop figures (each sample includes that period).
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 process.on('message', (message: { type?: string }) => {

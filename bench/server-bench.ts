@@ -27,7 +27,7 @@ import { createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { readGguf } from '../lib/index.js';
 import { runLoad, summarize, type LoadSummary } from './load-generator.js';
-import { fmt, max, median, pct, table } from './stats.js';
+import { fmt, max, median, pct, table, verdict } from './stats.js';
 
 /** Levels of concurrent clients (the issue's). */
 export const SERVER_LEVELS = [1, 4, 16, 64] as const;
@@ -271,8 +271,6 @@ async function runLevel(server: Running, clients: number, run: number, logitBias
   const loop = await server.loopReport?.();
   return { summary: summarize(result, MAX_TOKENS), ...(loop === undefined ? {} : { loop }) };
 }
-
-const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
 
 /** Runs the comparison and prints its table. */
 export async function runServerBench(o: ServerBenchOptions): Promise<void> {

@@ -41,6 +41,11 @@ export function pct(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? 'n/a' : `${(value * 100).toFixed(1)}%`;
 }
 
+/** A target's verdict: `PASS` when met, `MISS` when not. */
+export function verdict(ok: boolean): string {
+  return ok ? 'PASS' : 'MISS';
+}
+
 /** Formats a byte count in MiB. */
 export function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
