@@ -15,7 +15,7 @@ import {
   type ChatTemplateOptions,
   type ResolvedChatTemplateOptions,
 } from './options/chat.js';
-import { LlamaError, captureCallerStack } from './errors.js';
+import { LlamaError, captureCallerStack, type CallerStack } from './errors.js';
 import type { Generation, GenerationResult } from './generation.js';
 import { INTERNAL, assertInternal } from './lifetime.js';
 import type { ResolvedGenerateOptions } from './options/generate.js';
@@ -62,7 +62,7 @@ export interface ChatSessionHost {
   start(
     prompt: Int32Array,
     resolved: ResolvedGenerateOptions,
-    callerStack: string | undefined,
+    callerStack: CallerStack,
     onFinish: (result: GenerationResult) => void,
   ): Generation;
 }

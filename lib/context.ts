@@ -1,7 +1,7 @@
 /**
  * A llama.cpp context: the KV cache and the inference thread that generations run on.
  */
-import { LlamaError, callNative, captureCallerStack, disposedError, fromNativeError, withCallerStack } from './errors.js';
+import { LlamaError, callNative, type CallerStack, captureCallerStack, disposedError, fromNativeError, withCallerStack } from './errors.js';
 import { splitChatOptions, type ChatOptions, type ResolvedChatTemplateOptions } from './options/chat.js';
 import { ChatSession, type ChatSessionHost, type ChatSessionOptions } from './chat-session.js';
 import { chatMessages, type ChatMessage, type FormattedChat } from './chat-template.js';
@@ -292,7 +292,7 @@ export class Context implements AsyncDisposable {
   #start(
     prompt: Int32Array,
     resolved: ResolvedGenerateOptions,
-    callerStack: string | undefined,
+    callerStack: CallerStack,
     onFinish?: (result: GenerationResult) => void,
   ): Generation {
     if (prompt.length === 0) throw argRangeError('Invalid argument "prompt": expected at least 1 token, got an empty prompt');

@@ -149,9 +149,10 @@ export function callNativeSync<T>(fn: () => T, fallback: ErrorCode = 'ERR_NATIVE
  * first line (name and message).
  * @internal
  */
-export function withCallerStack<E extends Error>(error: E, callerStack: string | undefined): E {
-  if (callerStack === undefined) return error;
-  const frames = callerStack.slice(callerStack.indexOf('\n') + 1);
+export function withCallerStack<E extends Error>(error: E, callerStack: CallerStack): E {
+  const stack = callerStack?.stack;
+  if (stack === undefined) return error;
+  const frames = stack.slice(stack.indexOf('\n') + 1);
   const head = `${error.name}: ${error.message}`;
   try {
     error.stack = frames.length > 0 ? `${head}\n${frames}` : head;
@@ -166,11 +167,19 @@ export function withCallerStack<E extends Error>(error: E, callerStack: string |
  * an error that is created later, after an `await`. See {@link withCallerStack}.
  * @internal
  */
-export function captureCallerStack(below?: Function): string | undefined {
+export function captureCallerStack(below?: Function): CallerStack {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, below ?? captureCallerStack);
-  return holder.stack;
+  return holder;
 }
+
+/**
+ * A call site captured by {@link captureCallerStack}. Its `stack` text is formatted only when
+ * read, i.e. only for a call that fails: V8 captures the frames eagerly but formats them (and
+ * applies source maps) lazily, which is most of the cost and would otherwise be paid on every
+ * `generate()`. @internal
+ */
+export type CallerStack = { readonly stack?: string } | undefined;
 
 /** Creates the `ERR_DISPOSED` error for an object used after `dispose()`. @internal */
 export function disposedError(what: string): LlamaError {

@@ -3,7 +3,7 @@
  * Owns the per-job policy — queueing, abort, stop strings, UTF-8 streaming, statistics —
  * over a single native `generate` call.
  */
-import { LlamaError, fromNativeError, withCallerStack } from './errors.js';
+import { LlamaError, fromNativeError, withCallerStack, type CallerStack } from './errors.js';
 import { noop } from './lifetime.js';
 import type {
   NativeFinishReason,
@@ -116,7 +116,7 @@ export interface GenerationRequest {
   stop: readonly string[];
   signal: AbortSignal | undefined;
   /** Stack of the `generate()` call, given to async errors. */
-  callerStack: string | undefined;
+  callerStack: CallerStack;
   /**
    * Called with the result before `result` resolves and before iteration ends, so whoever
    * keeps state across generations (a chat session) has it updated when the caller resumes.

@@ -361,7 +361,7 @@ describe('Generation (fake native context)', () => {
   it('gives async errors the stack of the generate() call', async () => {
     const { host } = fakeHost(HELLO_STEPS, { size: 1 });
     const callerStack = new Error('marker').stack!.replace('marker', '');
-    const generation = new Generation(host, request({ callerStack }));
+    const generation = new Generation(host, request({ callerStack: { stack: callerStack } }));
     const error = await generation.result.catch((e: Error) => e);
     assert.ok(error instanceof LlamaError);
     assert.match(error.stack ?? '', /^LlamaError: The prompt has 3 tokens/);
