@@ -22,7 +22,7 @@ export interface ContextOwner {
   readonly vocabularySize: number;
   /** Whether generated text starts with the tokenizer's word-start space (SentencePiece). */
   readonly spaceBeforeText: boolean;
-  /** Whether the output layer runs on a GPU or an RPC server (where device sampling pays). */
+  /** Whether the output layer runs on a local GPU (where device sampling pays; RPC models opt in with 'on'). */
   readonly outputOffloaded: boolean;
   /** Tokenizes prompt text: the model's own BOS rules, special-token text stays text. */
   tokenizePrompt(text: string): Int32Array;

@@ -95,10 +95,12 @@ export class Model implements AsyncDisposable {
     this.#owner = {
       vocabularySize: info.vocabularySize,
       spaceBeforeText: info.vocabularyType === SPM_VOCABULARY,
-      // llama.cpp offloads the output layer first (-ngl 1 puts it on the GPU).
+      // llama.cpp offloads the output layer first (-ngl 1 puts it on the GPU); -1 is 'max'. Not
+      // with RPC servers: there the sampler's graph re-plan at a request's start would meet a
+      // dead server as an allocation failure (ERR_OUT_OF_MEMORY) instead of ERR_RPC.
       outputOffloaded:
-        plan !== undefined && plan.gpuLayers > 0 &&
-        (plan.opts.rpcServers.length > 0 || listDevices().some((d) => d.type === 'gpu' || d.type === 'igpu')),
+        plan !== undefined && plan.gpuLayers !== 0 && plan.opts.rpcServers.length === 0 &&
+        listDevices().some((d) => d.type === 'gpu' || d.type === 'igpu'),
       tokenizePrompt: (text) => this.#tokenize(text, true, false),
       formatChat: (messages, addAssistant, options) => this.#formatChat(messages, addAssistant, options),
     };

@@ -82,7 +82,7 @@ const DEVICE_STAGES: ReadonlySet<NativeSamplerStage['type']> = new Set(['greedy'
 /**
  * Whether a generation asks the addon to sample inside the decode graph (llama.cpp's backend
  * sampling, see `GenerateOptions.deviceSampling`): `'on'`, or `'auto'` with the output layer
- * offloaded; no log-probabilities (they need the raw logits on the host); and a chain whose
+ * on a local GPU; no log-probabilities (they need the raw logits on the host); and a chain whose
  * every stage runs there as on the host.
  * Penalties, logit biases and grammars keep the chain on the host, as llama.cpp's server does
  * for grammars; its backend penalties sampler exists, but is left out until it is proven equal.
@@ -91,7 +91,7 @@ const DEVICE_STAGES: ReadonlySet<NativeSamplerStage['type']> = new Set(['greedy'
  * @param chain - the stages {@link buildSamplerChain} made
  * @param settings - the resolved `deviceSampling` and `topLogprobs`
  * @param vocabularySize - the model's vocabulary: llama.cpp's backend top-k needs `k` within it
- * @param outputOffloaded - whether the model's output layer runs on a GPU or an RPC server
+ * @param outputOffloaded - whether the model's output layer runs on a local GPU
  * @internal
  */
 export function samplesOnDevice(

@@ -121,11 +121,14 @@ describe('RPC endpoints and handshake', () => {
 });
 
 describe('models split over RPC servers (child processes)', { concurrency: 2 }, () => {
-  it('greedy tokens and logits equal the local run, dense and MoE; layers land where the options say', async () => {
+  it('greedy tokens (sampled on the server) and logits equal the local run, dense and MoE; layers land where the options say', async () => {
     const r = await scenario('parity');
     for (const name of ['dense', 'moe']) {
-      const m = r[name] as { tokensEqual: boolean; tokens: number; maxDiff: number };
+      const m = r[name] as { tokensEqual: boolean; tokens: number; maxDiff: number; sampledOn: string[] };
       assert.equal(m.tokensEqual, true, `${name}: greedy tokens equal`);
+      // The split model samples on the RPC server (deviceSampling 'on'), the local one on the
+      // host ('auto' on the CPU), and the tokens above are equal.
+      assert.deepEqual(m.sampledOn, ['host', 'device'], `${name}: where greedy sampled (local, split)`);
       assert.ok(m.tokens > 0);
       assert.ok(m.maxDiff < 1e-3, `${name}: logits within 1e-3 (max difference ${m.maxDiff})`);
     }

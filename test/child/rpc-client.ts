@@ -41,12 +41,16 @@ async function settle<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; mes
   }
 }
 
-async function greedy(model: Model, maxTokens = 12): Promise<{ tokens: number[]; logits: number[] }> {
+async function greedy(
+  model: Model,
+  maxTokens = 12,
+  deviceSampling: 'auto' | 'on' = 'auto',
+): Promise<{ tokens: number[]; logits: number[]; sampledOn: string }> {
   const ctx = await model.createContext({ contextSize: 256, threads: 1 });
-  const { tokens } = await ctx.generate(PROMPT, { maxTokens, temperature: 0 }).result;
+  const { tokens, sampledOn } = await ctx.generate(PROMPT, { maxTokens, temperature: 0, deviceSampling }).result;
   const logits = await ctx.evaluate(model.tokenize(PROMPT));
   await ctx.dispose();
-  return { tokens: [...tokens], logits: [...logits] };
+  return { tokens: [...tokens], logits: [...logits], sampledOn };
 }
 
 /** A local model still loads and generates in this process. */
@@ -67,10 +71,15 @@ try {
         const expected = await greedy(local);
         await local.dispose();
         const split = await loadModel(path, { rpcServers: endpoints, gpuLayers: 'max', tensorSplit: [1, 1] });
-        const got = await greedy(split);
+        const got = await greedy(split, 12, 'on'); // sampled on the remote: only the token comes back
         let maxDiff = 0;
         for (let i = 0; i < expected.logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(expected.logits[i]! - got.logits[i]!));
-        report[name] = { tokensEqual: JSON.stringify(expected.tokens) === JSON.stringify(got.tokens), tokens: got.tokens.length, maxDiff };
+        report[name] = {
+          tokensEqual: JSON.stringify(expected.tokens) === JSON.stringify(got.tokens),
+          tokens: got.tokens.length,
+          maxDiff,
+          sampledOn: [expected.sampledOn, got.sampledOn],
+        };
         await split.dispose();
       }
       // Placement: the RPC devices hold the layers the options put there.
