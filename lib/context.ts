@@ -10,7 +10,7 @@ import { INTERNAL, assertInternal, noop } from './lifetime.js';
 import type { NativeContext } from './native.js';
 import type { ResolvedContextOptions } from './options/context.js';
 import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from './options/generate.js';
-import { buildSamplerChain, samplesOnDevice } from './sampling.js';
+import { buildSamplerChain, samplesOnDevice, type OutputDevice } from './sampling.js';
 import { argRangeError, booleanOption, optionsObject, tokenIds, typeError } from './validate.js';
 
 /**
@@ -22,8 +22,8 @@ export interface ContextOwner {
   readonly vocabularySize: number;
   /** Whether generated text starts with the tokenizer's word-start space (SentencePiece). */
   readonly spaceBeforeText: boolean;
-  /** Whether the output layer runs on a local GPU (where device sampling pays; RPC models opt in with 'on'). */
-  readonly outputOffloaded: boolean;
+  /** Where the output layer runs (lib/sampling.ts decides device sampling from it). */
+  readonly outputDevice: OutputDevice;
   /** Tokenizes prompt text: the model's own BOS rules, special-token text stays text. */
   tokenizePrompt(text: string): Int32Array;
   /** Formats and tokenizes a conversation (lib/chat-template.ts). */
@@ -300,7 +300,7 @@ export class Context implements AsyncDisposable {
     return new Generation(this.#host, {
       prompt,
       sampler,
-      deviceSampling: samplesOnDevice(sampler, resolved, this.#owner.vocabularySize, this.#owner.outputOffloaded),
+      deviceSampling: samplesOnDevice(sampler, resolved, this.#owner.vocabularySize, this.#owner.outputDevice),
       maxTokens: resolved.maxTokens,
       cachePrompt: resolved.cachePrompt,
       priority: resolved.priority,

@@ -17,6 +17,7 @@ import { INTERNAL, assertInternal } from './lifetime.js';
 import { guardCallback } from './logger.js';
 import type { NativeModel } from './native.js';
 import { listDevices } from './devices.js';
+import type { OutputDevice } from './sampling.js';
 import { resolveContextOptions, type ContextOptions, type Pooling } from './options/context.js';
 import { nativeModelParams, resolveLoadModelOptions, type LoadModelOptions } from './options/load.js';
 import { fitGpuLayers, modelShape } from './estimate.js';
@@ -95,12 +96,7 @@ export class Model implements AsyncDisposable {
     this.#owner = {
       vocabularySize: info.vocabularySize,
       spaceBeforeText: info.vocabularyType === SPM_VOCABULARY,
-      // llama.cpp offloads the output layer first (-ngl 1 puts it on the GPU); -1 is 'max'. Not
-      // with RPC servers: there the sampler's graph re-plan at a request's start would meet a
-      // dead server as an allocation failure (ERR_OUT_OF_MEMORY) instead of ERR_RPC.
-      outputOffloaded:
-        plan !== undefined && plan.gpuLayers !== 0 && plan.opts.rpcServers.length === 0 &&
-        listDevices().some((d) => d.type === 'gpu' || d.type === 'igpu'),
+      outputDevice: outputDevice(plan),
       tokenizePrompt: (text) => this.#tokenize(text, true, false),
       formatChat: (messages, addAssistant, options) => this.#formatChat(messages, addAssistant, options),
     };
@@ -346,6 +342,19 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Where the model's output layer runs, for device sampling (lib/sampling.ts). llama.cpp offloads
+ * the output layer first (-ngl 1 puts it on the GPU; -1 is 'max'). Models split over RPC servers
+ * count as 'cpu': there the sampler's graph re-plan at a request's start meets a dead server as an
+ * allocation failure (ERR_OUT_OF_MEMORY) instead of ERR_RPC.
+ */
+function outputDevice(plan: LoadPlan | undefined): OutputDevice {
+  if (plan === undefined || plan.gpuLayers === 0 || plan.opts.rpcServers.length > 0) return 'cpu';
+  const gpu = listDevices().find((d) => d.type === 'gpu' || d.type === 'igpu');
+  if (gpu === undefined) return 'cpu';
+  return gpu.backend.toLowerCase() === 'vulkan' ? 'vulkan' : 'gpu';
 }
 
 /** The model's own pooling (`<arch>.pooling_type`); `'mean'` when it has none. */

@@ -36,7 +36,7 @@ const chainFor = (options: object): ReturnType<typeof buildSamplerChain> =>
   buildSamplerChain(resolveGenerateOptions(options), 4096, VOCABULARY);
 const onDevice = (options: object): boolean => {
   const resolved = resolveGenerateOptions(options);
-  return samplesOnDevice(buildSamplerChain(resolved, 4096, VOCABULARY), resolved, VOCABULARY, true);
+  return samplesOnDevice(buildSamplerChain(resolved, 4096, VOCABULARY), resolved, VOCABULARY, 'gpu');
 };
 
 describe('deviceSampling option', () => {
@@ -49,10 +49,13 @@ describe('deviceSampling option', () => {
   it("'auto' samples on the device only when the output layer is offloaded; 'on' also on the CPU", () => {
     const greedy = resolveGenerateOptions({ temperature: 0 });
     const chain = buildSamplerChain(greedy, 4096, VOCABULARY);
-    assert.equal(samplesOnDevice(chain, greedy, VOCABULARY, false), false);
-    assert.equal(samplesOnDevice(chain, greedy, VOCABULARY, true), true);
+    assert.equal(samplesOnDevice(chain, greedy, VOCABULARY, 'cpu'), false);
+    assert.equal(samplesOnDevice(chain, greedy, VOCABULARY, 'gpu'), true);
     const forced = resolveGenerateOptions({ temperature: 0, deviceSampling: 'on' });
-    assert.equal(samplesOnDevice(chain, forced, VOCABULARY, false), true);
+    assert.equal(samplesOnDevice(chain, forced, VOCABULARY, 'cpu'), true);
+    // Vulkan: never (llama.cpp's backend sampling aborted the process on lavapipe).
+    assert.equal(samplesOnDevice(chain, greedy, VOCABULARY, 'vulkan'), false);
+    assert.equal(samplesOnDevice(chain, forced, VOCABULARY, 'vulkan'), false);
   });
 
   it('rejects other values with a message naming the option and its values', () => {

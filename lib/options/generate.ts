@@ -114,8 +114,9 @@ export interface GenerateOptions {
    * back instead of a row of logits — possible when every stage of the chain can run there:
    * greedy (`temperature: 0`), or `topK`, `topP`, `minP`, `temperature` and the seeded draw.
    * Penalties, `logitBias`, `grammar`, `jsonSchema` and `logprobs` keep the whole chain on the
-   * host. `'auto'`: on the device when the output layer is on a local GPU (`gpuLayers` ≠ 0 with a
-   * GPU), where it saves copying the logits back each token; on the host when the model runs on
+   * host. `'auto'`: on the device when the output layer is on a local CUDA or Metal GPU
+   * (`gpuLayers` ≠ 0), where it saves copying the logits back each token; never on Vulkan, even
+   * with `'on'` (llama.cpp's Vulkan backend sampling aborted the process in CI); on the host when the model runs on
    * the CPU, where it saves nothing, and for models split over RPC servers (`'on'` samples on the
    * remote there, sending back only the token; a server that dies at a request's start is then
    * reported as `ERR_OUT_OF_MEMORY`, not `ERR_RPC`) (llama.cpp's own default is the host:
