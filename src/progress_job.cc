@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "errors.h"
+#include "own_thread.h"
 
 namespace llama_napi {
 
@@ -49,7 +50,8 @@ Napi::Promise ProgressJob::Start(Napi::Env env, ProgressJob* job) {
 
 void ProgressJob::Run() {
   try {
-    Execute();
+    // Not on the libuv worker itself: an OpenMP team the work starts must end with it (own_thread.h).
+    RunOnOwnThread([this] { Execute(); });
   } catch (const std::exception& e) {
     Fail(OutOfMemoryCode(e.what(), kErrNative), e.what());
   }

@@ -30,8 +30,9 @@ class ProgressJob {
   // what the work produced for JS).
   virtual ~ProgressJob() = default;
 
-  // Worker thread: the work. A failure is reported with Fail(); a C++ exception becomes ERR_NATIVE
-  // (ERR_OUT_OF_MEMORY for an allocation failure, see OutOfMemoryCode).
+  // Worker thread (a thread of its own that the libuv worker starts and joins: own_thread.h): the
+  // work. A failure is reported with Fail(); a C++ exception becomes ERR_NATIVE (ERR_OUT_OF_MEMORY
+  // for an allocation failure, see OutOfMemoryCode).
   virtual void Execute() = 0;
   // JS thread, just before the promise settles: hands the result to its owner, or Fail()s.
   virtual void Complete(Napi::Env) {}

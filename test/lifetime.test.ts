@@ -128,6 +128,18 @@ describe('crash-prone cases (child processes)', () => {
     assert.deepEqual(outcome.report, { loaded: true, finishReason: 'length' });
   });
 
+  it('a load, a context and a dispose leave no thread behind', { skip: process.platform !== 'linux' && 'counts /proc/self/task' }, async () => {
+    // Q8_0 and a 256-wide layer: on AMX machines the load converts these weights on an OpenMP
+    // team, which must not outlive the load (src/own_thread.h). Elsewhere this still checks that
+    // contexts and models take their threads with them.
+    const quantized = await fixtureModel({ kind: 'llama', type: 'Q8_0', embeddingLength: 256, headCount: 4, headCountKv: 4, layerCount: 2 });
+    const outcome = await runChild('threads-left.ts', [quantized], 60_000);
+    assert.equal(outcome.code, 0, describeOutcome(outcome));
+    const report = outcome.report as { before: number; afterLoad: number; afterContext: number; afterDispose: number; generated: number };
+    assert.equal(report.generated, 4, JSON.stringify(report));
+    assert.deepEqual([report.afterLoad, report.afterContext, report.afterDispose], [report.before, report.before, report.before], JSON.stringify(report));
+  });
+
   describe('hostile files are ERR_MODEL_LOAD with a precise cause', () => {
     const cases: Array<[string, () => Promise<string>, string[]]> = [
       ['a missing file', async () => join(scratch, 'missing.gguf'), ['ERR_FILE_NOT_FOUND']],
