@@ -18,7 +18,7 @@
  * `--only server` instead: our OpenAI-compatible server against llama-server (server-bench.ts).
  * `--only rpc`: the model local against split over 1 and 2 loopback RPC servers (rpc-bench.ts).
  *
- *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server|rpc]
+ *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server|rpc|fast-paths]
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ import { runBatchedBench, type BatchedResult } from './batched-bench.js';
 import { runBindingConcurrency, runChatTtft, turnRatio, type ConcurrencyLevel } from './concurrency-bench.js';
 import { ensureBenchModel, FULL_SPEC, QUANT_TYPE, QUICK_SPEC } from './model.js';
 import { BATCH, emptyCollected, N_PROMPT, round, runPpTgBench, TARGET_LOOP_P99_MS, UBATCH } from './pp-tg-bench.js';
+import { runFastPathsBench } from './fast-paths-bench.js';
 import { runRpcBench } from './rpc-bench.js';
 import { runServerBench } from './server-bench.js';
 import { fmt, max, median, mib, pct, table, verdict } from './stats.js';
@@ -59,6 +60,7 @@ const USAGE = `Usage: npm run bench -- [options]
                 or 'server' (our HTTP server against llama-server at 1, 4, 16 and 64 streaming clients;
                 only with this option, it builds llama-server) or 'rpc' (local against 1 and 2 loopback
                 RPC servers, binding and llama-bench -rpc, and load times with the servers' tensor cache)
+                or 'fast-paths' (the greedy argmax shortcut against llama.cpp's sampler chain)
   --help`;
 
 interface Options {
@@ -68,7 +70,7 @@ interface Options {
   reps: number;
   quick: boolean;
   sweep: boolean;
-  only: 'pp-tg' | 'concurrency' | 'server' | 'rpc' | undefined;
+  only: 'pp-tg' | 'concurrency' | 'server' | 'rpc' | 'fast-paths' | undefined;
 }
 
 function parseOptions(): Options | undefined {
@@ -103,8 +105,8 @@ function parseOptions(): Options | undefined {
 }
 
 function onlyOption(value: string | undefined): Options['only'] {
-  if (value === undefined || value === 'pp-tg' || value === 'concurrency' || value === 'server' || value === 'rpc') return value;
-  throw new RangeError(`--only must be pp-tg, concurrency, server or rpc, got ${value}`);
+  if (value === undefined || value === 'pp-tg' || value === 'concurrency' || value === 'server' || value === 'rpc' || value === 'fast-paths') return value;
+  throw new RangeError(`--only must be pp-tg, concurrency, server, rpc or fast-paths, got ${value}`);
 }
 
 const log = (line: string): void => console.log(line);
@@ -240,7 +242,9 @@ async function main(): Promise<void> {
   }
   log(`runs:    ${options.rounds} rounds x ${options.reps} repetitions, alternating order, medians`);
 
-  if (options.only === 'rpc') {
+  if (options.only === 'fast-paths') {
+    await runFastPathsBench({ benchModel: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });
+  } else if (options.only === 'rpc') {
     await runRpcBench({ llamaBench: tools.llamaBench, model: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });
   } else if (options.only === 'server') {
     await runServerBench({ llamaServer: tools.llamaServer!, model: model.path, threads: options.threads, rounds: options.rounds, log });

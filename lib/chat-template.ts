@@ -34,6 +34,8 @@ export interface ChatVocabulary {
   controlTokens(): ReadonlyArray<readonly [number, string]>;
   /** Tokenizes one piece of raw text: no BOS/EOS added, special-token text left as text. */
   tokenizeRaw(text: string): Int32Array;
+  /** {@link ChatVocabulary.tokenizeRaw} for several texts at once, off the JS thread. */
+  tokenizeRawMany(texts: string[]): Promise<Int32Array[]>;
   /** BOS id, and whether the model wants it in front of every prompt. */
   readonly bosToken: number;
   readonly addBos: boolean;
@@ -76,14 +78,41 @@ export function formatChat(
   vocab: ChatVocabulary,
   messages: readonly ChatMessage[],
   addAssistant: boolean,
-  options: { template: string | null; specialTokensInContent: boolean },
+  options: ChatFormatOptions,
 ): FormattedChat {
+  const plan = planChat(vocab, messages, addAssistant, options);
+  return assemble(vocab, plan, textsOf(plan).map((text) => vocab.tokenizeRaw(text)));
+}
+
+/**
+ * {@link formatChat} with the texts tokenized off the JS thread (`vocab.tokenizeRawMany`), for
+ * long conversations.
+ * @internal
+ */
+export async function formatChatAsync(
+  vocab: ChatVocabulary,
+  messages: readonly ChatMessage[],
+  addAssistant: boolean,
+  options: ChatFormatOptions,
+): Promise<FormattedChat> {
+  const plan = planChat(vocab, messages, addAssistant, options);
+  return assemble(vocab, plan, await vocab.tokenizeRawMany(textsOf(plan)));
+}
+
+/** Template and content rules of {@link formatChat}. @internal */
+export interface ChatFormatOptions {
+  template: string | null;
+  specialTokensInContent: boolean;
+}
+
+/** Renders the conversation and cuts it into the parts that are tokenized separately. */
+function planChat(vocab: ChatVocabulary, messages: readonly ChatMessage[], addAssistant: boolean, options: ChatFormatOptions): ChatPlan {
   const text = vocab.render(options.template, messages, addAssistant);
   let pieces = locateContents(vocab, messages, addAssistant, options.template, text);
   pieces = splitSpecials(pieces, vocab.controlTokens(), options.specialTokensInContent);
   const mistral = pieces.some((p) => p.kind === 'template' && p.text.includes('[INST]'));
   if (mistral) pieces = splitMarkers(pieces);
-  return tokenizePieces(vocab, text, pieces, messages.length - 1, mistral);
+  return planPieces(text, pieces, messages.length - 1, mistral);
 }
 
 /**
@@ -166,25 +195,30 @@ function splitMarkers(pieces: Piece[]): Piece[] {
 }
 
 /**
- * Tokenizes the pieces: special tokens as they are, markers alone, and each run of template
- * text and contents between them as one text. In the Mistral format a run of only whitespace
- * is dropped: there the pieces' own leading spaces are the separators.
+ * The prompt before tokenization: special token ids (numbers) and texts to tokenize raw
+ * (strings), in order; `partsBeforeLastEnd` counts the parts before the boundary just past the
+ * last message's content (null: that boundary is not a token boundary).
  */
-function tokenizePieces(
-  vocab: ChatVocabulary,
-  text: string,
-  pieces: Piece[],
-  lastMessage: number,
-  mistral: boolean,
-): FormattedChat {
-  const tokens: number[] = [];
-  let afterLastContent = null as number | null; // set inside flush()
+interface ChatPlan {
+  text: string;
+  parts: Array<number | string>;
+  partsBeforeLastEnd: number | null;
+}
+
+/**
+ * Plans the tokenization of the pieces: special tokens as they are, markers alone, and each run
+ * of template text and contents between them as one text. In the Mistral format a run of only
+ * whitespace is dropped: there the pieces' own leading spaces are the separators.
+ */
+function planPieces(text: string, pieces: Piece[], lastMessage: number, mistral: boolean): ChatPlan {
+  const parts: Array<number | string> = [];
+  let partsBeforeLastEnd = null as number | null; // set inside flush()
   let run = '';
   let runHasLast = false; // the run holds the last message's content…
   let textAfterLast = false; // …followed by template text, so no token boundary after it
   const flush = (): void => {
-    if (run.length > 0 && !(mistral && run.trim().length === 0)) tokens.push(...vocab.tokenizeRaw(run));
-    if (runHasLast) afterLastContent = textAfterLast ? null : tokens.length;
+    if (run.length > 0 && !(mistral && run.trim().length === 0)) parts.push(run);
+    if (runHasLast) partsBeforeLastEnd = textAfterLast ? null : parts.length;
     run = '';
     runHasLast = textAfterLast = false;
   };
@@ -192,11 +226,11 @@ function tokenizePieces(
     switch (piece.kind) {
       case 'special':
         flush();
-        tokens.push(piece.token);
+        parts.push(piece.token);
         break;
       case 'marker':
         flush();
-        tokens.push(...vocab.tokenizeRaw(piece.text));
+        parts.push(piece.text);
         break;
       case 'template':
         run += piece.text;
@@ -214,11 +248,30 @@ function tokenizePieces(
     }
   }
   flush();
+  return { text, parts, partsBeforeLastEnd };
+}
+
+/** The texts of a plan to tokenize, in order. */
+function textsOf(plan: ChatPlan): string[] {
+  return plan.parts.filter((part): part is string => typeof part === 'string');
+}
+
+/** Puts the plan's tokens together (`tokenized`: one array per text of the plan) and adds BOS. */
+function assemble(vocab: ChatVocabulary, plan: ChatPlan, tokenized: readonly Int32Array[]): FormattedChat {
+  const tokens: number[] = [];
+  let afterLastContent = null as number | null;
+  let next = 0;
+  plan.parts.forEach((part, i) => {
+    if (i === plan.partsBeforeLastEnd) afterLastContent = tokens.length;
+    if (typeof part === 'number') tokens.push(part);
+    else for (const id of tokenized[next++]!) tokens.push(id); // no push(...ids): arguments are limited
+  });
+  if (plan.partsBeforeLastEnd === plan.parts.length) afterLastContent = tokens.length;
   if (vocab.addBos && vocab.bosToken >= 0 && tokens[0] !== vocab.bosToken) {
     tokens.unshift(vocab.bosToken);
     if (afterLastContent !== null) afterLastContent += 1;
   }
-  return { text, tokens, afterLastContent };
+  return { text: plan.text, tokens, afterLastContent };
 }
 
 function unlocatable(): LlamaError {

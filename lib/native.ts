@@ -199,6 +199,8 @@ export interface NativeModel {
   abortLoad(): void;
   info(): NativeModelInfo;
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
+  /** Tokenizes every text on a libuv worker: one Int32Array per text, in order. Rejects ERR_NATIVE. */
+  tokenizeMany(texts: string[], addSpecial: boolean, parseSpecial: boolean): Promise<Int32Array[]>;
   /** UTF-8 bytes of the tokens' text (may be invalid UTF-8 if the tokens split a character). */
   detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): Uint8Array;
   /** The bytes of one token's piece (llama_token_to_piece; `special`: control tokens as their text). */

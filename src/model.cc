@@ -11,8 +11,12 @@
 #include "progress_job.h"
 #include "rpc.h"
 #include "running_loads.h"
+#include "tokenize.h"
 
 namespace llama_napi {
+
+// llama_tokenize counts in int32_t and may return up to one token per byte plus BOS/EOS.
+constexpr size_t kMaxTokenizeBytes = static_cast<size_t>(INT32_MAX) / 2;
 
 // One model load. The weights it loads belong to the job until Complete() hands them to the
 // Model; a load that ends in an abort, a dispose or environment teardown frees them itself.
@@ -106,6 +110,7 @@ Napi::Function Model::Define(Napi::Env env) {
                          InstanceMethod<&Model::AbortLoad>("abortLoad"),
                          InstanceMethod<&Model::Info>("info"),
                          InstanceMethod<&Model::Tokenize>("tokenize"),
+                         InstanceMethod<&Model::TokenizeMany>("tokenizeMany"),
                          InstanceMethod<&Model::Detokenize>("detokenize"),
                          InstanceMethod<&Model::TokenPiece>("tokenPiece"),
                          InstanceMethod<&Model::ApplyChatTemplate>("applyChatTemplate"),
@@ -218,29 +223,28 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
   const ModelHandle& h = Loaded(env);
   if (info.Length() < 3 || !info[0].IsString()) ThrowCoded(env, kErrInvalidArg, "tokenize(text, addSpecial, parseSpecial)");
   const std::string text = info[0].As<Napi::String>().Utf8Value();
-  if (text.size() > static_cast<size_t>(INT32_MAX) / 2) ThrowCoded(env, kErrInvalidArg, "text too long to tokenize");
-  const bool add_special = info[1].ToBoolean();
-  const bool parse_special = info[2].ToBoolean();
-  // Two calls: the first (into a guess) tells the exact count when the guess is short.
-  std::vector<llama_token> tokens(text.size() + 2);
-  int32_t n = 0;
-  // llama_tokenize lets std::out_of_range through when a SentencePiece vocabulary lacks the
-  // byte token (<0xXX>) that a character falls back to; uncaught, it would end the process.
-  try {
-    n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                       static_cast<int32_t>(tokens.size()), add_special, parse_special);
-    if (n < 0) {
-      tokens.resize(-n);
-      n = llama_tokenize(h.vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                         static_cast<int32_t>(tokens.size()), add_special, parse_special);
-    }
-  } catch (const std::exception& e) {
-    ThrowCoded(env, kErrNative, std::string("llama_tokenize failed (the vocabulary cannot encode this text): ") + e.what());
-  }
-  if (n < 0) ThrowCoded(env, kErrNative, "llama_tokenize failed");
-  Napi::Int32Array out = Napi::Int32Array::New(env, n);
-  std::copy(tokens.begin(), tokens.begin() + n, out.Data());
+  if (text.size() > kMaxTokenizeBytes) ThrowCoded(env, kErrInvalidArg, "text too long to tokenize");
+  std::vector<llama_token> tokens;
+  std::string error;
+  if (!TokenizeText(h.vocab, text, info[1].ToBoolean(), info[2].ToBoolean(), tokens, error)) ThrowCoded(env, kErrNative, error);
+  Napi::Int32Array out = Napi::Int32Array::New(env, tokens.size());
+  std::copy(tokens.begin(), tokens.end(), out.Data());
   return out;
+}
+
+Napi::Value Model::TokenizeMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Loaded(env);
+  if (info.Length() < 3 || !info[0].IsArray()) ThrowCoded(env, kErrInvalidArg, "tokenizeMany(texts, addSpecial, parseSpecial)");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::string> texts(list.Length());
+  for (uint32_t i = 0; i < texts.size(); i++) {
+    Napi::Value item = list.Get(i);
+    if (!item.IsString()) ThrowCoded(env, kErrInvalidArg, "tokenizeMany: texts must be strings");
+    texts[i] = item.As<Napi::String>().Utf8Value();
+    if (texts[i].size() > kMaxTokenizeBytes) ThrowCoded(env, kErrInvalidArg, "text too long to tokenize");
+  }
+  return TokenizeManyOnWorker(env, handle_, std::move(texts), info[1].ToBoolean(), info[2].ToBoolean());
 }
 
 Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {

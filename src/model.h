@@ -1,5 +1,5 @@
-// Model: one llama_model. Loading runs on a libuv worker; tokenize/detokenize/info
-// are short, read-only vocab calls and run on the JS thread.
+// Model: one llama_model. Loading runs on a libuv worker; detokenize/info and tokenize are
+// read-only vocab calls on the JS thread, tokenizeMany tokenizes long texts on a libuv worker.
 #pragma once
 #include <napi.h>
 
@@ -25,6 +25,7 @@ class Model : public Napi::ObjectWrap<Model> {
   void AbortLoad(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Tokenize(const Napi::CallbackInfo& info);
+  Napi::Value TokenizeMany(const Napi::CallbackInfo& info);
   Napi::Value Detokenize(const Napi::CallbackInfo& info);
   Napi::Value TokenPiece(const Napi::CallbackInfo& info);
   Napi::Value ApplyChatTemplate(const Napi::CallbackInfo& info);

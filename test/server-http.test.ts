@@ -315,6 +315,16 @@ describe('server: errors', () => {
     assert.equal((await post(main.port, '/tokenize', { content: 5 })).status, 400);
   });
 
+  it('tokenizes long texts (off the event loop) to the same tokens', async () => {
+    const long = 'The llama sat on the mat, 日本語 and 🦙 too. '.repeat(150); // over OFF_LOOP_CHARS
+    assert.deepEqual(json(await post(main.port, '/tokenize', { content: long })).tokens, model.tokenize(long, { addSpecial: false }));
+    // Too long for a sequence: the 400 names the count, which must be the synchronous one.
+    const chat = assertErrorShape((await post(main.port, CHAT, { messages: [{ role: 'user', content: long }] })).text);
+    assert.match(chat.message, new RegExp(`has ${model.applyChatTemplate([{ role: 'user', content: long }], { tokenize: true }).length} tokens`));
+    const completion = assertErrorShape((await post(main.port, '/v1/completions', { prompt: long })).text);
+    assert.match(completion.message, new RegExp(`has ${model.tokenize(long).length} tokens`));
+  });
+
   it('reports health and Prometheus metrics', async () => {
     const health = await raw(main.port, { path: '/health' });
     assert.deepEqual([health.status, json(health)], [200, { status: 'ok' }]);

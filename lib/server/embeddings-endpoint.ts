@@ -8,6 +8,7 @@ import { embeddingEngine } from './engine-guards.js';
 import { HttpError, invalidField } from './errors.js';
 import { cText, optionalString, requestObject, tokenArray } from './fields.js';
 import { sendJson } from './http-io.js';
+import { tokenizeRequestText } from './request-tokens.js';
 
 /** OpenAI's limit on inputs per request. */
 const MAX_INPUTS = 2048;
@@ -17,8 +18,10 @@ export async function embeddings(x: Exchange): Promise<number> {
   const body = requestObject(await x.body());
   const format = optionalString(body, 'encoding_format') ?? 'float';
   if (format !== 'float' && format !== 'base64') throw invalidField('encoding_format', "'float' or 'base64'", format);
-  const inputs = parseInputs(body['input'], model.info.vocabularySize).map((input, i) =>
-    typeof input === 'string' ? model.tokenize(cText(input, `input[${i}]`)) : input,
+  const inputs = await Promise.all(
+    parseInputs(body['input'], model.info.vocabularySize).map((input, i) =>
+      typeof input === 'string' ? tokenizeRequestText(model, cText(input, `input[${i}]`)) : input,
+    ),
   );
   const limit = context.sequenceSize - 1;
   inputs.forEach((tokens, i) => {

@@ -9,6 +9,7 @@ import { parseCompletionRequest } from './completion-request.js';
 import type { Exchange } from './exchange.js';
 import { runGeneration, type ResponseShape, type Usage } from './generation-runner.js';
 import { generativeEngine } from './engine-guards.js';
+import { chatPromptTokens, tokenizeRequestText } from './request-tokens.js';
 import { CompletionLogprobs, chatLogprobs, tokenPiecesOf, type TokenPieces } from './logprobs.js';
 
 export async function chatCompletions(x: Exchange): Promise<number> {
@@ -16,8 +17,7 @@ export async function chatCompletions(x: Exchange): Promise<number> {
   const request = parseChatRequest(await x.body(), model.info.vocabularySize);
   // The model's own template, tokenized exactly (special tokens in user text stay text); the
   // prompt cache then reuses whatever prefix this conversation's previous turn left in a sequence.
-  const template = x.engine.options.chatTemplate;
-  const prompt = model.applyChatTemplate(request.messages, { tokenize: true, ...(template === undefined ? {} : { template }) });
+  const prompt = await chatPromptTokens(model, request.messages, x.engine.options.chatTemplate);
   const pieces = request.options.logprobs === true ? tokenPiecesOf(model) : undefined;
   return runGeneration(x, prompt, request, chatShape(x.engine.options.modelName, request.includeUsage, pieces), 'messages');
 }
@@ -25,7 +25,7 @@ export async function chatCompletions(x: Exchange): Promise<number> {
 export async function completions(x: Exchange): Promise<number> {
   const { model } = generativeEngine(x.engine);
   const request = parseCompletionRequest(await x.body(), model.info.vocabularySize);
-  const prompt = typeof request.prompt === 'string' ? model.tokenize(request.prompt) : request.prompt;
+  const prompt = typeof request.prompt === 'string' ? await tokenizeRequestText(model, request.prompt) : request.prompt;
   const pieces = request.options.logprobs === true ? tokenPiecesOf(model) : undefined;
   return runGeneration(x, prompt, request, completionShape(x.engine.options.modelName, request.includeUsage, pieces), 'prompt');
 }

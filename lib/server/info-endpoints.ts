@@ -6,6 +6,7 @@ import { HttpError, invalidField } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { cText, optionalBoolean, requestObject, tokenArray } from './fields.js';
 import { sendJson, sendText } from './http-io.js';
+import { tokenizeRequestText } from './request-tokens.js';
 
 /** 200 `{ status: 'ok' }` once the model is loaded; 503 while loading or shutting down (load balancers route elsewhere). */
 export async function health(x: Exchange): Promise<number> {
@@ -67,7 +68,7 @@ export async function tokenize(x: Exchange): Promise<number> {
   if (typeof content !== 'string') throw invalidField('content', 'a string', content);
   const addSpecial = optionalBoolean(body, 'add_special') ?? false;
   const parseSpecial = optionalBoolean(body, 'parse_special') ?? true;
-  sendJson(x.res, 200, { tokens: model.tokenize(cText(content, 'content'), { addSpecial, parseSpecial }) });
+  sendJson(x.res, 200, { tokens: await tokenizeRequestText(model, cText(content, 'content'), { addSpecial, parseSpecial }) });
   return 200;
 }
 
