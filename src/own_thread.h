@@ -22,19 +22,20 @@ namespace llama_napi {
 template <typename Work>
 void RunOnOwnThread(Work&& work) {
   std::exception_ptr failure;
+  std::thread thread;
   try {
-    std::thread thread([&] {
+    thread = std::thread([&] {
       try {
         work();
       } catch (...) {
         failure = std::current_exception();
       }
     });
-    thread.join();
   } catch (const std::system_error&) {
     work();
     return;
   }
+  thread.join();
   if (failure) std::rethrow_exception(failure);
 }
 
