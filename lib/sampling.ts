@@ -108,8 +108,9 @@ export function samplesOnDevice(
   outputDevice: OutputDevice,
 ): boolean {
   if (settings.deviceSampling === 'off' || settings.topLogprobs >= 0) return false;
-  // llama.cpp's Vulkan backend sampling aborted the process ("double free or corruption") in
-  // CI's lavapipe run: never there, not even with 'on', until that is understood.
+  // llama.cpp's Vulkan backend sampling corrupts the heap on lavapipe when a sequence's sampler
+  // is replaced; its own test-backend-sampler (set_sampler, cpu_mixed) aborts there too. Never
+  // there, not even with 'on' (docs/guides/generation-and-streaming.md, "Device sampling").
   if (outputDevice === 'vulkan') return false;
   if (settings.deviceSampling === 'auto' && outputDevice !== 'gpu') return false;
   return chain.every((stage) => DEVICE_STAGES.has(stage.type) && (stage.type !== 'topK' || stage.k <= vocabularySize));
