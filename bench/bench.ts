@@ -18,7 +18,7 @@
  * `--only server` instead: our OpenAI-compatible server against llama-server (server-bench.ts).
  * `--only rpc`: the model local against split over 1 and 2 loopback RPC servers (rpc-bench.ts).
  *
- *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server|rpc|fast-paths]
+ *   npm run bench -- [--threads N] [--poll N] [--rounds N] [--reps N] [--quick] [--sweep] [--only pp-tg|concurrency|server|rpc|fast-paths|tokenize]
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import { runBindingConcurrency, runChatTtft, turnRatio, type ConcurrencyLevel } 
 import { ensureBenchModel, FULL_SPEC, QUANT_TYPE, QUICK_SPEC } from './model.js';
 import { BATCH, emptyCollected, N_PROMPT, round, runPpTgBench, TARGET_LOOP_P99_MS, UBATCH } from './pp-tg-bench.js';
 import { runFastPathsBench } from './fast-paths-bench.js';
+import { runTokenizeBench } from './tokenize-bench.js';
 import { runRpcBench } from './rpc-bench.js';
 import { runServerBench } from './server-bench.js';
 import { fmt, max, median, mib, pct, table, verdict } from './stats.js';
@@ -61,6 +62,7 @@ const USAGE = `Usage: npm run bench -- [options]
                 only with this option, it builds llama-server) or 'rpc' (local against 1 and 2 loopback
                 RPC servers, binding and llama-bench -rpc, and load times with the servers' tensor cache)
                 or 'fast-paths' (the greedy argmax shortcut against llama.cpp's sampler chain)
+                or 'tokenize' (tokenize's cost on the JS thread, and tokenizeAsync's)
   --help`;
 
 interface Options {
@@ -70,7 +72,7 @@ interface Options {
   reps: number;
   quick: boolean;
   sweep: boolean;
-  only: 'pp-tg' | 'concurrency' | 'server' | 'rpc' | 'fast-paths' | undefined;
+  only: 'pp-tg' | 'concurrency' | 'server' | 'rpc' | 'fast-paths' | 'tokenize' | undefined;
 }
 
 function parseOptions(): Options | undefined {
@@ -105,8 +107,9 @@ function parseOptions(): Options | undefined {
 }
 
 function onlyOption(value: string | undefined): Options['only'] {
-  if (value === undefined || value === 'pp-tg' || value === 'concurrency' || value === 'server' || value === 'rpc' || value === 'fast-paths') return value;
-  throw new RangeError(`--only must be pp-tg, concurrency, server, rpc or fast-paths, got ${value}`);
+  const known = ['pp-tg', 'concurrency', 'server', 'rpc', 'fast-paths', 'tokenize'] as const;
+  if (value === undefined || (known as readonly string[]).includes(value)) return value as Options['only'];
+  throw new RangeError(`--only must be one of ${known.join(', ')}, got ${value}`);
 }
 
 const log = (line: string): void => console.log(line);
@@ -242,7 +245,9 @@ async function main(): Promise<void> {
   }
   log(`runs:    ${options.rounds} rounds x ${options.reps} repetitions, alternating order, medians`);
 
-  if (options.only === 'fast-paths') {
+  if (options.only === 'tokenize') {
+    await runTokenizeBench({ modelPath: model.path, reps: options.reps, log });
+  } else if (options.only === 'fast-paths') {
     await runFastPathsBench({ benchModel: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });
   } else if (options.only === 'rpc') {
     await runRpcBench({ llamaBench: tools.llamaBench, model: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });

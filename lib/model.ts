@@ -94,8 +94,8 @@ export class Model implements AsyncDisposable {
   }
 
   /**
-   * {@link Model.tokenize} off the JS thread, for long texts: tokenizing costs about 0.7 ms per
-   * KB of text (74 ms for 100 KB with the Llama vocabulary on a 2-vCPU machine), which
+   * {@link Model.tokenize} off the JS thread, for long texts: tokenizing costs about 0.6 ms per
+   * KB of text (64 ms for 100 KB with the Llama vocabulary on a 2-vCPU machine), which
    * `tokenize` spends blocking the event loop. Short texts are faster with `tokenize` (no thread
    * hop). The model may be disposed meanwhile: the running call still completes.
    * @param text - any string (may be empty)

@@ -1,6 +1,6 @@
 // Text to tokens: the one llama_tokenize wrapper behind Model.tokenize (on the JS thread) and
-// Model.tokenizeMany (on a libuv worker). Tokenizing is not cheap: ~0.6–0.7 ms per KB of
-// English text with the Llama vocabulary on the 2-vCPU machine (74 ms for 100 KB), long enough
+// Model.tokenizeMany (on a libuv worker). Tokenizing is not cheap: ~0.6 ms per KB of
+// English text with the Llama vocabulary on the 2-vCPU machine (64 ms for 100 KB), long enough
 // that a server must not do it on the thread that streams everyone's tokens.
 #pragma once
 #include <napi.h>
