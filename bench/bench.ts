@@ -57,6 +57,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --reps N      repetitions per test per round (default 3)
   --quick       2-layer model instead of 8 (smoke run)
   --sweep       afterwards, threads {1,2} x poll {0,50}, one round each, to choose defaults from numbers
+  --pin         with --only rpc: this process (binding and llama-bench) on CPU 0, the RPC servers on
+                CPU 1 (taskset), so that client and servers never share a core
   --only WHAT   run only 'pp-tg' (the llama-bench comparison), 'concurrency' (streams and chat turns)
                 or 'server' (our HTTP server against llama-server at 1, 4, 16 and 64 streaming clients;
                 only with this option, it builds llama-server) or 'rpc' (local against 1 and 2 loopback
@@ -72,6 +74,7 @@ interface Options {
   reps: number;
   quick: boolean;
   sweep: boolean;
+  pin: boolean;
   only: 'pp-tg' | 'concurrency' | 'server' | 'rpc' | 'fast-paths' | 'tokenize' | undefined;
 }
 
@@ -84,6 +87,7 @@ function parseOptions(): Options | undefined {
       reps: { type: 'string' },
       quick: { type: 'boolean', default: false },
       sweep: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
       only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -95,6 +99,7 @@ function parseOptions(): Options | undefined {
     if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`--${name} must be an integer in [${lo}, ${hi}], got ${raw}`);
     return n;
   };
+  if (values.pin && values.threads !== '1') throw new RangeError('--pin needs --threads 1: one core for this process, one for the RPC servers');
   return {
     threads: int('threads', values.threads, 2, 1, 256),
     poll: int('poll', values.poll, DEFAULT_POLL, 0, 100),
@@ -102,6 +107,7 @@ function parseOptions(): Options | undefined {
     reps: int('reps', values.reps, 3, 1, 100),
     quick: values.quick ?? false,
     sweep: values.sweep ?? false,
+    pin: values.pin ?? false,
     only: onlyOption(values.only),
   };
 }
@@ -250,7 +256,7 @@ async function main(): Promise<void> {
   } else if (options.only === 'fast-paths') {
     await runFastPathsBench({ benchModel: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });
   } else if (options.only === 'rpc') {
-    await runRpcBench({ llamaBench: tools.llamaBench, model: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, log });
+    await runRpcBench({ llamaBench: tools.llamaBench, model: model.path, threads: options.threads, rounds: options.rounds, reps: options.reps, pin: options.pin, log });
   } else if (options.only === 'server') {
     await runServerBench({ llamaServer: tools.llamaServer!, model: model.path, threads: options.threads, rounds: options.rounds, log });
   } else {

@@ -5,6 +5,7 @@
  * measures the protocol's own overhead: the best case of a real network. Then load times with
  * and without the servers' tensor cache (`cacheDir`, llama.cpp's rpc-server `--cache`).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface RpcBenchOptions {
   threads: number;
   rounds: number;
   reps: number;
+  /** This process (binding, llama-bench) on CPU 0 and the servers on CPU 1, so that they never share a core. */
+  pin?: boolean;
   log: (line: string) => void;
 }
 
@@ -43,14 +46,32 @@ const CONFIGS: readonly Config[] = [
   { name: '2 RPC servers (loopback)', servers: 2 },
 ];
 
+/** Servers' options: with `pin`, taskset keeps them on CPU 1 (the client side is on CPU 0). */
+function serverOptions(o: RpcBenchOptions, cacheDir?: string): Parameters<typeof startServerProcess>[2] {
+  return { threads: o.threads, ...(o.pin ? { cpus: '1' } : {}), ...(cacheDir !== undefined ? { cacheDir } : {}) };
+}
+
+/**
+ * `--pin`: every thread of this process, and so every thread and child it starts later (the
+ * binding's compute threads, llama-bench), on CPU 0. With two cores and one thread per side this
+ * keeps a client and a server from being scheduled onto the same core, which otherwise swings
+ * the prompt figures by a quarter from round to round.
+ */
+function pinThisProcess(o: RpcBenchOptions): void {
+  if (!o.pin) return;
+  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', '0', String(process.pid)], { stdio: 'ignore' });
+}
+
 export async function runRpcBench(o: RpcBenchOptions): Promise<void> {
   const { log } = o;
   log('');
   log(`RPC: the model local vs split over 1 and 2 loopback RPC servers (each ${o.threads} threads), every layer remote;`);
   log(`     binding and llama-bench -rpc alternating, ${o.rounds} rounds x ${o.reps} repetitions, pp${N_PROMPT} / tg${N_GEN}.`);
+  if (o.pin) log('     pinned: this process and llama-bench on CPU 0, the servers on CPU 1 (taskset).');
+  pinThisProcess(o);
   const servers: ServerProcess[] = [];
   try {
-    servers.push(await startServerProcess(0, 30_000, { threads: o.threads }), await startServerProcess(0, 30_000, { threads: o.threads }));
+    servers.push(await startServerProcess(0, 30_000, serverOptions(o)), await startServerProcess(0, 30_000, serverOptions(o)));
     const rows: string[][] = [];
     for (const config of CONFIGS) {
       const rpc = servers.slice(0, config.servers).map((s) => s.endpoint);
@@ -113,10 +134,8 @@ async function cacheLoads(o: RpcBenchOptions): Promise<void> {
     return ms;
   };
   try {
-    plain.push(await startServerProcess(0, 30_000, { threads: o.threads }), await startServerProcess(0, 30_000, { threads: o.threads }));
-    cached.push(
-      ...(await Promise.all(cacheDirs.map((cacheDir) => startServerProcess(0, 30_000, { threads: o.threads, cacheDir })))),
-    );
+    plain.push(await startServerProcess(0, 30_000, serverOptions(o)), await startServerProcess(0, 30_000, serverOptions(o)));
+    cached.push(...(await Promise.all(cacheDirs.map((cacheDir) => startServerProcess(0, 30_000, serverOptions(o, cacheDir))))));
     const noCache: number[] = [];
     const first: number[] = [];
     const again: number[] = [];

@@ -6,7 +6,7 @@
 // The tarball is fetched with the ordinary npm client (`npm pack`: nothing installed,
 // no scripts run), its integrity is checked against the pin, the bundle is cloned and
 // the commit verified, and our patches (vendor/patches/) applied. Idempotent: a tree already
-// at the pinned commit only gets the patches it lacks, without touching the network.
+// at the pinned commit is re-patched only when the patches changed, without touching the network.
 //
 // LLAMA_NAPI_LLAMA_CPP_DIR=/path/to/llama.cpp skips all of this; CMakeLists.txt then
 // builds from that checkout instead.
@@ -63,20 +63,39 @@ function extractFromTar(tar, wanted) {
   return null;
 }
 
-/** Applies our patches (vendor/patches/*.patch, in name order) that the tree does not have yet. */
+/** Our patches, vendor/patches/*.patch in name order, each with its content's hash. */
+function patchSet() {
+  if (!existsSync(patchDir)) return [];
+  return readdirSync(patchDir)
+    .filter((f) => f.endsWith('.patch'))
+    .sort()
+    .map((file) => {
+      const path = join(patchDir, file);
+      return { file, path, hash: createHash('sha256').update(readFileSync(path)).digest('hex') };
+    });
+}
+
+/**
+ * Brings the tree to the pinned commit plus exactly our patches. Patches build on each other
+ * (several touch the same file), so "is this one applied?" cannot be asked of each alone: the
+ * set applied last is recorded in the tree's .git folder, and a tree with another set (or with
+ * none recorded, or with edits of its own) has its tracked files restored to the pinned commit
+ * and gets every patch again, in order. A tree already patched with this set is left alone.
+ */
 function applyPatches(dir) {
-  if (!existsSync(patchDir)) return;
-  for (const file of readdirSync(patchDir).filter((f) => f.endsWith('.patch')).sort()) {
-    const patch = join(patchDir, file);
-    try {
-      git(['apply', '--reverse', '--check', patch], dir);
-      continue; // already applied
-    } catch {
-      // not applied yet
-    }
-    log(`applying ${file}`);
-    git(['apply', '--whitespace=nowarn', patch], dir);
+  const patches = patchSet();
+  const stamp = join(dir, '.git', 'llama-napi-patches');
+  const wanted = patches.map((p) => `${p.file} ${p.hash}\n`).join('');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
+  if (git(['status', '--porcelain', '--untracked-files=no'], dir) !== '') {
+    log('restoring the pinned sources before applying the patches (vendor/llama.cpp is managed by this script)');
+    git(['checkout', '--', '.'], dir);
   }
+  for (const { file, path } of patches) {
+    log(`applying ${file}`);
+    git(['apply', '--whitespace=nowarn', path], dir);
+  }
+  writeFileSync(stamp, wanted);
 }
 
 function fetchTree() {
@@ -126,7 +145,7 @@ function main() {
     return;
   }
   if (headOf(target) === pin.commit && existsSync(join(target, 'include', 'llama.h'))) {
-    applyPatches(target); // a patch added after the tree was fetched
+    applyPatches(target); // a patch added or changed after the tree was fetched
     return;
   }
   if (existsSync(target)) log('vendor/llama.cpp is not at the pinned commit; replacing it');

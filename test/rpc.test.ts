@@ -11,7 +11,16 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { isLlamaError } from '../lib/errors.js';
 import { probeRpcServer } from '../lib/rpc/client.js';
-import { HELLO_REPLY_SIZE, helloRequest, parseHelloReply, parseRpcEndpoint, rpcServersOption } from '../lib/rpc/endpoint.js';
+import {
+  formatRpcEndpoint,
+  HELLO_REPLY_SIZE,
+  helloRequest,
+  isExposedHost,
+  parseHelloReply,
+  parseRpcEndpoint,
+  rpcServersOption,
+} from '../lib/rpc/endpoint.js';
+import { startRpcServer } from '../lib/rpc/server.js';
 import { resolveLoadModelOptions } from '../lib/options/load.js';
 import { BIN, describeCli, runCli, staleBuild } from './child/cli-spawn.js';
 import { describeOutcome, runChild } from './child/spawn.js';
@@ -24,6 +33,15 @@ interface Settled {
   ms?: number;
 }
 type Report = Record<string, unknown> & { error?: string; localAfter?: boolean; ms: number };
+
+/** Whether this machine can listen on `host` (IPv6 may be off in a container). */
+function canListenOn(host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(0, host, () => probe.close(() => resolve(true)));
+  });
+}
 
 /** Runs one scenario child; it must exit by itself, report, and end with a working local model. */
 async function scenario(name: string, timeoutMs = 40_000): Promise<Report> {
@@ -47,7 +65,13 @@ function assertRpcError(value: unknown, what: string, maxMs?: number): void {
 describe('RPC endpoints and handshake', () => {
   it('validates endpoints, naming the option', () => {
     assert.deepEqual(parseRpcEndpoint('gpu-box-1:50052', 'rpcServers[0]'), { host: 'gpu-box-1', port: 50052, text: 'gpu-box-1:50052' });
-    for (const bad of ['', 'host', ':50052', 'host:', 'host:0', 'host:65536', 'host:12x', 'a b:1', '[::1]:50052', 'host:-1']) {
+    assert.deepEqual(parseRpcEndpoint('[::1]:50052', 'rpcServers[0]'), { host: '::1', port: 50052, text: '[::1]:50052' });
+    assert.equal(parseRpcEndpoint('[fd00:1::7]:1', 'x').host, 'fd00:1::7');
+    assert.equal(parseRpcEndpoint('10.0.0.2:50052', 'x').text, '10.0.0.2:50052');
+    const malformed = ['', 'host', ':50052', 'host:', 'host:0', 'host:65536', 'host:12x', 'a b:1', 'host:-1'];
+    // IPv6 only in brackets; brackets only around IPv6.
+    malformed.push('::1:50052', '[::1]', '[::1]:', '[]:1', '[host]:1', '[10.0.0.2]:1', '[::1:1', '::1]:1');
+    for (const bad of malformed) {
       assert.throws(() => parseRpcEndpoint(bad, 'rpcServers[0]'), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'ERR_INVALID_ARG');
         assert.match(e.message, /rpcServers\[0\]/);
@@ -55,6 +79,9 @@ describe('RPC endpoints and handshake', () => {
       });
     }
     assert.throws(() => parseRpcEndpoint(50052, 'x'), TypeError);
+    assert.equal(formatRpcEndpoint('::1', 7), '[::1]:7');
+    assert.equal(formatRpcEndpoint('10.0.0.2', 7), '10.0.0.2:7');
+    assert.deepEqual(['127.0.0.1', '::1', '0.0.0.0', '::', '10.8.0.2'].map(isExposedHost), [false, false, true, true, true]);
     assert.deepEqual(
       rpcServersOption('a:1, b:2').map((e) => e.text),
       ['a:1', 'b:2'],
@@ -67,6 +94,18 @@ describe('RPC endpoints and handshake', () => {
     const o = resolveLoadModelOptions({ rpcServers: ['h:1'], tensorOverrides: [{ pattern: 'blk', device: 'RPC0' }] }, () => ['CPU']);
     assert.equal(o.tensorOverrides[0]!.device, 'RPC0');
     assert.throws(() => resolveLoadModelOptions({ tensorOverrides: [{ pattern: 'blk', device: 'RPC0' }] }, () => ['CPU']), RangeError);
+  });
+
+  it('startRpcServer: host is an IPv4 or IPv6 address, checked before the addon is asked', async () => {
+    for (const host of ['localhost', '1.2.3', '256.0.0.1', '::1]', '[::1', 'fe80::1::2', '']) {
+      await assert.rejects(startRpcServer({ host }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_INVALID_ARG');
+        assert.match(e.message, /host/);
+        assert.match(e.message, /IPv4 or IPv6/);
+        return e instanceof RangeError;
+      }, host);
+    }
+    await assert.rejects(startRpcServer({ host: 1 as unknown as string }), TypeError);
   });
 
   it('encodes HELLO and decodes the reply as ggml-rpc does', () => {
@@ -236,6 +275,29 @@ describe('llama-napi rpc-server and --rpc (the command line)', () => {
     server.child.kill('SIGINT');
     assert.equal(await exitOf(server.child), 0);
     assert.match(server.stderr(), /WARNING: Host \('0\.0\.0\.0'\) is != '127\.0\.0\.1'[\s\S]*Never expose the RPC server to an open network/);
+  });
+
+  it('IPv6: --host ::1 serves [::1]:PORT without the warning, and run --rpc [::1]:PORT equals a local run', async (t) => {
+    if (!(await canListenOn('::1'))) {
+      t.skip('this machine has no IPv6 loopback');
+      return;
+    }
+    const model = await fixtureModel({ kind: 'llama', type: 'F32', layerCount: 4 });
+    const server = await startCliServer(['--host', '::1', '--port', '0', '-t', '1']);
+    try {
+      assert.match(server.endpoint, /^\[::1\]:\d+$/);
+      const line = ['run', '-m', model, '-n', '6', '--temp', '0', '-p', 'The quick brown fox', '-t', '1'];
+      const local = await runCli(line);
+      assert.equal(local.code, 0, describeCli(local));
+      const remote = await runCli([...line, '--rpc', server.endpoint, '-ngl', 'max', '-v']);
+      assert.equal(remote.code, 0, describeCli(remote));
+      assert.equal(remote.stdout, local.stdout);
+      assert.match(remote.stderr, /RPC0\[\[::1\]:\d+\]/, 'the layers went to the IPv6 server');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    assert.equal(await exitOf(server.child), 0, server.stderr());
+    assert.doesNotMatch(server.stderr(), /WARNING/, '::1 is loopback: no warning');
   });
 
   it('--rpc: a malformed endpoint is a usage error, an unreachable one ERR_RPC naming it', async () => {

@@ -37,7 +37,7 @@ export const PLACEMENT_FLAGS: FlagGroup = {
     { key: 'splitMode', names: ['-sm', '--split-mode'], value: 'none|layer|row', help: 'how several GPUs share the model; default layer' },
     { key: 'mainGpu', names: ['-mg', '--main-gpu'], value: 'I', help: 'the GPU for --split-mode none' },
     { key: 'tensorSplit', names: ['-ts', '--tensor-split'], value: 'N0,N1,...', help: 'share of the model per GPU, as proportions (3,1)' },
-    { key: 'rpc', names: ['--rpc'], value: 'HOST:PORT,...', help: 'RPC servers (llama-napi rpc-server) whose devices take offloaded layers as GPUs do' },
+    { key: 'rpc', names: ['--rpc'], value: 'HOST:PORT,...', help: 'RPC servers (llama-napi rpc-server; [v6]:PORT for IPv6) whose devices take offloaded layers as GPUs do' },
     { key: 'mlock', names: ['--mlock'], help: 'lock the weights in RAM (refused when they do not fit)' },
     { key: 'noMmap', names: ['--no-mmap'], help: 'read the weights into memory instead of mapping the file (refused when they do not fit)' },
   ],
@@ -142,7 +142,7 @@ export const SERVE_GROUPS: readonly FlagGroup[] = [
 
 /** `rpc-server`, in llama.cpp's rpc-server spellings (`--cache DIR` names the folder; `-c` alone is llama.cpp's default one). */
 export const RPC_SERVER_FLAGS: readonly FlagSpec[] = [
-  { key: 'host', names: ['-H', '--host'], value: 'HOST', help: 'IPv4 address to bind; default 127.0.0.1 (this machine only). Anything else is reachable by anyone on that network: no authentication, no encryption' },
+  { key: 'host', names: ['-H', '--host'], value: 'HOST', help: 'IPv4 or IPv6 address to bind (:: for all); default 127.0.0.1 (this machine only). Anything else is reachable by anyone on that network: no authentication, no encryption' },
   { key: 'port', names: ['-p', '--port'], value: 'N', help: 'port; default 50052, 0 picks a free one' },
   { key: 'device', names: ['-d', '--device'], value: 'DEV1,DEV2,...', help: 'devices to serve (names from llama-napi info); default every GPU, else the CPU' },
   { key: 'cache', names: ['--cache'], value: 'DIR', help: 'keep received tensors in DIR, so a client loading the same model again sends only hashes' },

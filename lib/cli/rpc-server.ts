@@ -7,7 +7,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setLogger, startRpcServer, type RpcServerOptions } from '../index.js';
-import { exposedServerWarning } from '../rpc/endpoint.js';
+import { exposedServerWarning, isExposedHost } from '../rpc/endpoint.js';
 import { parseArgs } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { RPC_SERVER_FLAGS } from './flags.js';
@@ -57,7 +57,7 @@ export async function rpcServerCommand(argv: readonly string[], term: Terminal):
   try {
     const server = await startRpcServer(options);
     // The library logs its warning; the command line says it on stderr, as llama.cpp's tool does.
-    if (server.host !== '127.0.0.1') term.note(exposedServerWarning(server.host));
+    if (isExposedHost(server.host)) term.note(exposedServerWarning(server.host));
     term.out(`listening on ${server.endpoint}${cache ? ` (tensor cache ${cache})` : ''}\n`);
     await stopped;
     await server.stop();

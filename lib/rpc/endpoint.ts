@@ -3,6 +3,7 @@
  * no addon, so the option checks and the handshake codec are testable without a build.
  * @internal
  */
+import { isIPv6 } from 'node:net';
 import { INT32_MAX, integerOption, rangeError, typeError } from '../validate.js';
 
 /** The protocol major version of the vendored RPC backend (`RPC_PROTO_MAJOR_VERSION`, ggml-rpc.h). */
@@ -22,32 +23,40 @@ export const MAX_RPC_SERVERS = 16;
 
 /** One parsed endpoint. */
 export interface RpcEndpoint {
+  /** A host name, an IPv4 address or an IPv6 address (without brackets). */
   readonly host: string;
   readonly port: number;
-  /** `host:port`, as llama.cpp spells it. */
+  /** `host:port` (`[v6]:port` for an IPv6 address), as llama.cpp spells it. */
   readonly text: string;
 }
 
-// llama.cpp splits at the first ':' and resolves the host with gethostbyname (IPv4): a host name
-// or an IPv4 address, no IPv6 literals.
+// A host name or an IPv4 address: what llama.cpp resolves with getaddrinfo (vendor/patches/0008).
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 
-/** Parses `host:port` (port 1–65535); errors name `option`. */
+/** `host:port` for an RPC endpoint: an IPv6 address in brackets, as URLs and vendor/patches/0008 spell it. */
+export function formatRpcEndpoint(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses `host:port` or `[IPv6]:port` (port 1–65535); errors name `option`. */
 export function parseRpcEndpoint(value: unknown, option: string): RpcEndpoint {
-  const expected = 'an RPC endpoint "host:port" (a host name or IPv4 address, port 1-65535)';
+  const expected = 'an RPC endpoint "host:port" (a host name or IPv4 address, or an IPv6 address in brackets such as "[::1]:50052"; port 1-65535)';
   if (typeof value !== 'string') throw typeError(option, expected, value);
   const colon = value.lastIndexOf(':');
-  const host = value.slice(0, colon);
+  const hostText = value.slice(0, colon);
   const portText = value.slice(colon + 1);
-  if (colon <= 0 || !HOST.test(host) || !/^[0-9]{1,5}$/.test(portText)) throw rangeError(option, expected, value);
+  const bracketed = /^\[(.+)\]$/.exec(hostText);
+  const host = bracketed ? bracketed[1]! : hostText;
+  const hostOk = bracketed ? isIPv6(host) : HOST.test(host);
+  if (colon <= 0 || !hostOk || !/^[0-9]{1,5}$/.test(portText)) throw rangeError(option, expected, value);
   const port = Number(portText);
   if (port < 1 || port > 65535) throw rangeError(option, expected, value);
-  return { host, port, text: `${host}:${port}` };
+  return { host, port, text: formatRpcEndpoint(host, port) };
 }
 
 /** `rpcServers`: an array of endpoints (or one comma-separated string, llama.cpp's `--rpc`). */
 export function rpcServersOption(value: unknown, option = 'rpcServers'): RpcEndpoint[] {
-  const expected = `an array of at most ${MAX_RPC_SERVERS} "host:port" endpoints`;
+  const expected = `an array of at most ${MAX_RPC_SERVERS} "host:port" endpoints ("[v6]:port" for IPv6)`;
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
   if (!Array.isArray(list)) throw typeError(option, expected, value);
   if (list.length > MAX_RPC_SERVERS) throw rangeError(option, expected, `${list.length} endpoints`);
@@ -85,6 +94,14 @@ export function parseHelloReply(bytes: Buffer): { major: number; minor: number; 
   if (size !== BigInt(HELLO_REPLY_SIZE)) throw new Error(`a HELLO reply of ${size} bytes (expected ${HELLO_REPLY_SIZE}): not a llama.cpp RPC server of this protocol`);
   if (bytes.length < 8 + HELLO_REPLY_SIZE) return undefined;
   return { major: bytes.readUInt8(8), minor: bytes.readUInt8(9), patch: bytes.readUInt8(10) };
+}
+
+/**
+ * Whether binding `host` exposes the server beyond this machine: llama.cpp warns for anything
+ * but 127.0.0.1; the IPv6 loopback `::1` is this machine only as well.
+ */
+export function isExposedHost(host: string): boolean {
+  return host !== '127.0.0.1' && host !== '::1';
 }
 
 /** The warning llama.cpp's rpc-server prints when it binds anything but 127.0.0.1 (tools/rpc). */

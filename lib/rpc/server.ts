@@ -3,18 +3,20 @@
  * a stop added by vendor/patches/0004) on a native thread of its own.
  */
 import { mkdirSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { loadAddon } from '../addon.js';
 import { callNative, LlamaError } from '../errors.js';
 import { log } from '../logger.js';
 import { defaultThreads } from '../options/context.js';
 import { integerOption, optionsObject, rangeError, typeError } from '../validate.js';
-import { DEFAULT_RPC_PORT, exposedServerWarning } from './endpoint.js';
+import { DEFAULT_RPC_PORT, exposedServerWarning, formatRpcEndpoint, isExposedHost } from './endpoint.js';
 
 /** Options of {@link startRpcServer}. */
 export interface RpcServerOptions {
   /**
-   * IPv4 address to listen on. Default `'127.0.0.1'` (this machine only). Any other address
-   * logs llama.cpp's warning: the protocol has no authentication and no encryption, so bind a
+   * IPv4 or IPv6 address to listen on (`'::'` for every IPv6 and, where the system allows, IPv4
+   * address). Default `'127.0.0.1'` (this machine only). Any other address than `127.0.0.1` and
+   * `::1` logs llama.cpp's warning: the protocol has no authentication and no encryption, so bind a
    * non-loopback address only on a trusted network (see docs/distributed.md for an SSH tunnel
    * or WireGuard instead).
    */
@@ -42,7 +44,7 @@ export interface RpcServer {
   readonly host: string;
   /** The port it listens on (the one picked when `port: 0` was asked). */
   readonly port: number;
-  /** `host:port`, what a client's `rpcServers` lists. */
+  /** `host:port` (`[host]:port` for IPv6), what a client's `rpcServers` lists. */
   readonly endpoint: string;
   /**
    * Stops listening, closes the client connection (a client then sees its server fail), ends
@@ -53,6 +55,15 @@ export interface RpcServer {
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** `host`: a dotted IPv4 address or an IPv6 address (brackets allowed and dropped), as ggml binds it. */
+function hostOption(value: unknown): string {
+  const expected = 'an IPv4 or IPv6 address such as "127.0.0.1", "0.0.0.0", "::1" or "::"';
+  if (typeof value !== 'string') throw typeError('host', expected, value);
+  const bare = /^\[(.+)\]$/.exec(value)?.[1] ?? value;
+  if (!IPV4.test(bare) && !isIPv6(bare)) throw rangeError('host', expected, value);
+  return bare;
+}
 
 /**
  * Serves this machine's devices to llama.cpp RPC clients (other processes' `loadModel(path, {
@@ -69,9 +80,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
  */
 export async function startRpcServer(options?: RpcServerOptions): Promise<RpcServer> {
   const o = optionsObject(options, 'startRpcServer options', ['host', 'port', 'devices', 'cacheDir', 'threads']);
-  const host = o.host === undefined ? '127.0.0.1' : o.host;
-  if (typeof host !== 'string') throw typeError('host', 'an IPv4 address', host);
-  if (!IPV4.test(host)) throw rangeError('host', 'an IPv4 address such as "127.0.0.1" or "0.0.0.0"', host);
+  const host = o.host === undefined ? '127.0.0.1' : hostOption(o.host);
   const port = o.port === undefined ? DEFAULT_RPC_PORT : integerOption('port', o.port, { min: 0, max: 65535 });
   let devices: string[] | undefined;
   if (o.devices !== undefined) {
@@ -91,12 +100,12 @@ export async function startRpcServer(options?: RpcServerOptions): Promise<RpcSer
     }
   }
   const threads = o.threads === undefined ? defaultThreads() : integerOption('threads', o.threads, { min: 1, max: 1024 });
-  if (host !== '127.0.0.1') log('warn', exposedServerWarning(host));
+  if (isExposedHost(host)) log('warn', exposedServerWarning(host));
   const addon = loadAddon();
   const native = await callNative(
     () =>
       addon.rpcStartServer({
-        endpoint: `${host}:${port}`,
+        endpoint: formatRpcEndpoint(host, port),
         threads,
         ...(devices ? { devices } : {}),
         ...(cacheDir ? { cacheDir } : {}),
@@ -107,7 +116,7 @@ export async function startRpcServer(options?: RpcServerOptions): Promise<RpcSer
   return Object.freeze({
     host,
     port: native.port,
-    endpoint: `${host}:${native.port}`,
+    endpoint: formatRpcEndpoint(host, native.port),
     stop: () => (stopping ??= native.stop()),
   });
 }

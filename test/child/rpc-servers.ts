@@ -19,10 +19,17 @@ export interface ServerProcess {
 }
 
 /** Starts one server (port 0: a free one) and waits until it listens. */
-export function startServerProcess(port = 0, timeoutMs = 20_000, options: { cacheDir?: string; threads?: number } = {}): Promise<ServerProcess> {
+export function startServerProcess(
+  port = 0,
+  timeoutMs = 20_000,
+  options: { cacheDir?: string; threads?: number; host?: string; cpus?: string } = {},
+): Promise<ServerProcess> {
   const script = fileURLToPath(new URL('rpc-server.ts', import.meta.url));
-  const args = [String(port), options.cacheDir ?? '', String(options.threads ?? 1)];
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const args = [String(port), options.cacheDir ?? '', String(options.threads ?? 1), options.host ?? '127.0.0.1'];
+  const command = [process.execPath, '--import', 'tsx', script, ...args];
+  // `cpus` (benchmarks only): taskset's CPU list, so that the server never shares a core with its client.
+  if (options.cpus !== undefined) command.unshift('taskset', '-c', options.cpus);
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -40,10 +47,10 @@ export function startServerProcess(port = 0, timeoutMs = 20_000, options: { cach
       const line = out.split('\n')[0];
       if (!out.includes('\n') || line === undefined) return;
       clearTimeout(timer);
-      const { port: bound } = JSON.parse(line) as { port: number };
+      const { port: bound, endpoint } = JSON.parse(line) as { port: number; endpoint: string };
       resolve({
         port: bound,
-        endpoint: `127.0.0.1:${bound}`,
+        endpoint,
         child,
         exited,
         kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
