@@ -57,8 +57,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --reps N      repetitions per test per round (default 3)
   --quick       2-layer model instead of 8 (smoke run)
   --sweep       afterwards, threads {1,2} x poll {0,50}, one round each, to choose defaults from numbers
-  --pin         with --only rpc: this process (binding and llama-bench) on CPU 0, the RPC servers on
-                CPU 1 (taskset), so that client and servers never share a core
+  --pin         with --only rpc: the RPC servers on CPU 1 (taskset), so that two servers never spread
+                over both cores; needs --threads 1
   --only WHAT   run only 'pp-tg' (the llama-bench comparison), 'concurrency' (streams and chat turns)
                 or 'server' (our HTTP server against llama-server at 1, 4, 16 and 64 streaming clients;
                 only with this option, it builds llama-server) or 'rpc' (local against 1 and 2 loopback
@@ -99,7 +99,7 @@ function parseOptions(): Options | undefined {
     if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`--${name} must be an integer in [${lo}, ${hi}], got ${raw}`);
     return n;
   };
-  if (values.pin && values.threads !== '1') throw new RangeError('--pin needs --threads 1: one core for this process, one for the RPC servers');
+  if (values.pin && values.threads !== '1') throw new RangeError('--pin needs --threads 1: the RPC servers share CPU 1');
   return {
     threads: int('threads', values.threads, 2, 1, 256),
     poll: int('poll', values.poll, DEFAULT_POLL, 0, 100),

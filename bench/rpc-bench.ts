@@ -5,7 +5,6 @@
  * measures the protocol's own overhead: the best case of a real network. Then load times with
  * and without the servers' tensor cache (`cacheDir`, llama.cpp's rpc-server `--cache`).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,7 @@ export interface RpcBenchOptions {
   threads: number;
   rounds: number;
   reps: number;
-  /** This process (binding, llama-bench) on CPU 0 and the servers on CPU 1, so that they never share a core. */
+  /** The servers on CPU 1 (taskset), so that two servers never spread over both cores. */
   pin?: boolean;
   log: (line: string) => void;
 }
@@ -46,20 +45,18 @@ const CONFIGS: readonly Config[] = [
   { name: '2 RPC servers (loopback)', servers: 2 },
 ];
 
-/** Servers' options: with `pin`, taskset keeps them on CPU 1 (the client side is on CPU 0). */
+/**
+ * Servers' options. `pin` keeps every server on CPU 1 (taskset). The client side is not pinned:
+ * a pinned Node process keeps its helper threads (V8, libuv) on its compute thread's core, which
+ * llama-bench does not have, and while a server computes its client only waits.
+ */
 function serverOptions(o: RpcBenchOptions, cacheDir?: string): Parameters<typeof startServerProcess>[2] {
   return { threads: o.threads, ...(o.pin ? { cpus: '1' } : {}), ...(cacheDir !== undefined ? { cacheDir } : {}) };
 }
 
-/**
- * `--pin`: every thread of this process, and so every thread and child it starts later (the
- * binding's compute threads, llama-bench), on CPU 0. With two cores and one thread per side this
- * keeps a client and a server from being scheduled onto the same core, which otherwise swings
- * the prompt figures by a quarter from round to round.
- */
-function pinThisProcess(o: RpcBenchOptions): void {
-  if (!o.pin) return;
-  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', '0', String(process.pid)], { stdio: 'ignore' });
+/** Median over rounds of each round's binding/llama-bench ratio: the two ran back to back, so drift between rounds cancels. */
+function pairedRatio(binding: readonly number[][], native: readonly number[][]): number {
+  return median(binding.map((b, r) => median(b) / median(native[r]!)));
 }
 
 export async function runRpcBench(o: RpcBenchOptions): Promise<void> {
@@ -67,8 +64,7 @@ export async function runRpcBench(o: RpcBenchOptions): Promise<void> {
   log('');
   log(`RPC: the model local vs split over 1 and 2 loopback RPC servers (each ${o.threads} threads), every layer remote;`);
   log(`     binding and llama-bench -rpc alternating, ${o.rounds} rounds x ${o.reps} repetitions, pp${N_PROMPT} / tg${N_GEN}.`);
-  if (o.pin) log('     pinned: this process and llama-bench on CPU 0, the servers on CPU 1 (taskset).');
-  pinThisProcess(o);
+  if (o.pin) log('     pinned: the servers on CPU 1 (taskset); binding and llama-bench unpinned.');
   const servers: ServerProcess[] = [];
   try {
     servers.push(await startServerProcess(0, 30_000, serverOptions(o)), await startServerProcess(0, 30_000, serverOptions(o)));
@@ -98,22 +94,30 @@ export async function runRpcBench(o: RpcBenchOptions): Promise<void> {
         await inAlternatingOrder(r, runNative, runBinding);
         log(`  ${config.name}: round ${r + 1}/${o.rounds} done`);
       }
-      const samples = (test: { nPrompt: number; nGen: number }): number[] =>
-        native.flatMap((n) => findTest(n, { ...test, threads: o.threads, poll: 0 })?.samplesTs ?? []);
-      const nPp = median(samples({ nPrompt: N_PROMPT, nGen: 0 }));
-      const nTg = median(samples({ nPrompt: 0, nGen: N_GEN }));
+      const perRound = (test: { nPrompt: number; nGen: number }): number[][] =>
+        native.map((n) => findTest(n, { ...test, threads: o.threads, poll: 0 })?.samplesTs ?? []);
+      const nPpRounds = perRound({ nPrompt: N_PROMPT, nGen: 0 });
+      const nTgRounds = perRound({ nPrompt: 0, nGen: N_GEN });
+      const nPp = median(nPpRounds.flat());
+      const nTg = median(nTgRounds.flat());
       const bPp = median(binding.flatMap((b) => b.ppTs));
       const bTg = median(binding.flatMap((b) => b.tgTs));
-      rows.push([config.name, fmt(nPp), fmt(bPp), pct(bPp / nPp), fmt(nTg), fmt(bTg), pct(bTg / nTg), fmt(median(binding.map((b) => b.loadMs)), 0)]);
+      rows.push([
+        config.name,
+        fmt(nPp), fmt(bPp), pct(bPp / nPp), pct(pairedRatio(binding.map((b) => b.ppTs), nPpRounds)),
+        fmt(nTg), fmt(bTg), pct(bTg / nTg), pct(pairedRatio(binding.map((b) => b.tgTs), nTgRounds)),
+        fmt(median(binding.map((b) => b.loadMs)), 0),
+      ]);
     }
     log('');
     log(
       table(
-        ['configuration', `llama-bench pp${N_PROMPT}`, 'binding pp', 'pp ratio', `llama-bench tg${N_GEN}`, 'binding tg', 'tg ratio', 'binding load ms'],
+        ['configuration', `llama-bench pp${N_PROMPT}`, 'binding pp', 'pp ratio', 'paired', `llama-bench tg${N_GEN}`, 'binding tg', 'tg ratio', 'paired', 'binding load ms'],
         rows,
       ),
     );
-    log('  tokens/s, medians; load = loadModel wall time (local: mmap; RPC: every tensor sent over loopback).');
+    log('  tokens/s, medians; paired = median over rounds of each round\'s binding/llama-bench ratio (run back to back);');
+    log('  load = loadModel wall time (local: mmap; RPC: every tensor sent over loopback).');
   } finally {
     await Promise.all(servers.map((s) => s.kill()));
   }
