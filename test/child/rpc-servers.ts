@@ -27,7 +27,7 @@ export function startServerProcess(
   const script = fileURLToPath(new URL('rpc-server.ts', import.meta.url));
   const args = [String(port), options.cacheDir ?? '', String(options.threads ?? 1), options.host ?? '127.0.0.1'];
   const command = [process.execPath, '--import', 'tsx', script, ...args];
-  // `cpus` (benchmarks only): taskset's CPU list, so that the server never shares a core with its client.
+  // `cpus` (benchmarks only): taskset's CPU list for the server, e.g. '1' to keep every server on CPU 1.
   if (options.cpus !== undefined) command.unshift('taskset', '-c', options.cpus);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: REPO_ROOT,
