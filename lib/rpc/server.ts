@@ -3,7 +3,7 @@
  * a stop added by vendor/patches/0004) on a native thread of its own.
  */
 import { mkdirSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { loadAddon } from '../addon.js';
 import { callNative, LlamaError } from '../errors.js';
 import { log } from '../logger.js';
@@ -54,14 +54,12 @@ export interface RpcServer {
   stop(): Promise<void>;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** `host`: a dotted IPv4 address or an IPv6 address (brackets allowed and dropped), as ggml binds it. */
 function hostOption(value: unknown): string {
   const expected = 'an IPv4 or IPv6 address such as "127.0.0.1", "0.0.0.0", "::1" or "::"';
   if (typeof value !== 'string') throw typeError('host', expected, value);
   const bare = /^\[(.+)\]$/.exec(value)?.[1] ?? value;
-  if (!IPV4.test(bare) && !isIPv6(bare)) throw rangeError('host', expected, value);
+  if (!isIPv4(bare) && !isIPv6(bare)) throw rangeError('host', expected, value);
   return bare;
 }
 
